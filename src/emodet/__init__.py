@@ -1,0 +1,42 @@
+"""emodet: facial emotion recognition with Keras 3.
+
+The public API is imported lazily, so ``import emodet`` stays fast and does not load
+TensorFlow until a model is actually needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "FER7": "emodet.labels",
+    "FERPLUS8": "emodet.labels",
+    "RunConfig": "emodet.config",
+    "load_config": "emodet.config",
+    "EmodetError": "emodet.errors",
+    "load_splits": "emodet.data",
+    "load_split": "emodet.data",
+    "LabelledImages": "emodet.data",
+    "build_model": "emodet.models",
+    "load_model": "emodet.models",
+    "describe": "emodet.models",
+    "list_backbones": "emodet.models",
+    "fit": "emodet.training",
+    "train": "emodet.training",
+    "evaluate": "emodet.evaluation",
+    "EvaluationReport": "emodet.evaluation",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'emodet' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

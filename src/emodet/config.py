@@ -1,0 +1,234 @@
+"""The one place where training defaults live.
+
+Settings resolve in this order: the defaults below < a ``--config`` YAML/JSON file <
+``--set section.key=value`` overrides (or keyword arguments in Python). Unknown keys are
+rejected with a did-you-mean suggestion, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emodet.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # Dataset source, e.g. "fer2013:PATH", "ferplus:FER_CSV,FERPLUS_CSV" or "folder:DIR".
+    source: str = ""
+    # FER+ only: train on the annotators' vote distribution instead of the majority label.
+    soft_targets: bool = False
+    # Folder sources without train/val/test subfolders: fractions held out, stratified by class.
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    # Use at most this many training / validation images (stratified, seeded); 0 means all.
+    train_limit: int = 0
+    val_limit: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # Backbone name from the registry (`emodet info` lists them).
+    backbone: str = "mobilenet_v2"
+    # Square input side in pixels; 0 means the backbone's default.
+    image_size: int = 0
+    # "grayscale" converts every input to luma (FER2013 is grayscale), "rgb" keeps colour.
+    color_mode: str = "grayscale"
+    # "imagenet", "none" (random init) or a path to a weights file.
+    weights: str = "imagenet"
+    # Dropout rate before the classification layer.
+    dropout: float = 0.3
+    # Augmentation strength: 0 disables it, 1 is the standard recipe, up to 2 is stronger.
+    augment: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 64
+    # "adam", "adamw" or "sgd" (with momentum).
+    optimizer: str = "adam"
+    # Stage 1: train the new head on the frozen backbone.
+    head_epochs: int = 5
+    head_lr: float = 1e-3
+    # Stage 2: unfreeze the upper blocks at a lower rate (10-100x below head_lr).
+    finetune_epochs: int = 20
+    finetune_lr: float = 1e-4
+    # How many top backbone blocks stage 2 unfreezes; -1 means the backbone's default, 0 skips stage 2's unfreezing.
+    unfreeze_blocks: int = -1
+    # "cosine" decays the stage-2 rate to zero over its epochs; "constant" keeps it.
+    lr_schedule: str = "cosine"
+    label_smoothing: float = 0.1
+    # Weight each sample by the inverse frequency of its class (helps rare classes like disgust).
+    class_weights: bool = False
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    # Stop a stage when validation accuracy has not improved for this many epochs.
+    patience: int = 6
+    # Metric that selects the best checkpoint on the validation split.
+    monitor: str = "val_accuracy"
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **sections) -> "RunConfig":
+        """Return a copy with keys replaced, e.g. ``replace(train={"batch_size": 32})``."""
+        return from_dict(_deep_merge(self.to_dict(), sections))
+
+
+def from_dict(data: dict) -> RunConfig:
+    """Build a :class:`RunConfig` from nested dicts, rejecting unknown sections and keys."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(data).__name__}")
+    built = {}
+    for name, values in data.items():
+        _check_known(name, _SECTION_TYPES, "config section")
+        cls = _SECTION_TYPES[name]
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section {name!r} must be a mapping, got {values!r}")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for key in values:
+            _check_known(key, known, f"key in section {name!r}")
+        built[name] = cls(**{k: _coerce(v, known[k], f"{name}.{k}") for k, v in values.items()})
+    config = RunConfig(**built)
+    validate(config)
+    return config
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> RunConfig:
+    """Resolve defaults < file at ``path`` (YAML or JSON) < ``section.key=value`` overrides."""
+    data: dict = {}
+    if path is not None:
+        data = read_config_file(path)
+    for item in overrides:
+        key, value = _parse_override(item)
+        section, _, name = key.partition(".")
+        data.setdefault(section, {})[name] = value
+    return from_dict(data)
+
+
+def read_config_file(path: str | Path) -> dict:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass an existing YAML or JSON file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections (data, model, train)")
+    return data
+
+
+def save_config(config: RunConfig, path: str | Path) -> None:
+    import yaml
+
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def validate(config: RunConfig) -> None:
+    """Check values whose type is right but whose meaning is not."""
+    m, t, d = config.model, config.train, config.data
+    _check_choice("model.color_mode", m.color_mode, ("grayscale", "rgb"))
+    _check_choice("train.optimizer", t.optimizer, ("adam", "adamw", "sgd"))
+    _check_choice("train.lr_schedule", t.lr_schedule, ("cosine", "constant"))
+    for name, value, low, high in (
+        ("model.dropout", m.dropout, 0.0, 0.95),
+        ("model.augment", m.augment, 0.0, 2.0),
+        ("train.label_smoothing", t.label_smoothing, 0.0, 0.5),
+        ("data.val_fraction", d.val_fraction, 0.0, 0.5),
+        ("data.test_fraction", d.test_fraction, 0.0, 0.5),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    for name, value in (("train.batch_size", t.batch_size), ("train.head_lr", t.head_lr),
+                        ("train.finetune_lr", t.finetune_lr)):
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
+    for name, value in (("train.head_epochs", t.head_epochs), ("train.finetune_epochs", t.finetune_epochs),
+                        ("model.image_size", m.image_size), ("data.train_limit", d.train_limit),
+                        ("data.val_limit", d.val_limit)):
+        if value < 0:
+            raise ConfigError(f"{name} must be zero or positive, got {value}")
+    if 0 < m.image_size < 32:
+        raise ConfigError(f"model.image_size must be at least 32 pixels (or 0 for the default), got {m.image_size}")
+
+
+_SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_known(key: str, known, what: str) -> None:
+    if key not in known:
+        close = difflib.get_close_matches(str(key), list(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown {what} {key!r}{hint} (known: {', '.join(known)})")
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _parse_override(item: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    if not sep or "." not in key:
+        raise ConfigError(f"--set expects section.key=value (e.g. train.batch_size=32), got {item!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _coerce(value, f: dataclasses.Field, name: str):
+    """Convert ``value`` to the field's declared type (ints accepted for floats, etc.)."""
+    kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), None)
+    if kind is None:  # pragma: no cover - every field above has a plain type
+        return value
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if kind is str:
+        if value is None:
+            return "none"
+        return str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    try:
+        number = kind(float(value)) if kind is float else int(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+    return number
+
+
+def dumps(config: RunConfig) -> str:
+    """Stable JSON text of a config, used to compare runs (resume) and to hash them."""
+    return json.dumps(config.to_dict(), sort_keys=True)
+

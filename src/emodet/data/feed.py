@@ -1,0 +1,69 @@
+"""Feeding :class:`LabelledImages` to Keras in batches, backend-neutrally (numpy in, numpy out).
+
+The model takes RGB uint8 of any size and does its own resizing and normalisation, so a batch
+here is only a slice of the stored images with grayscale repeated to three channels.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from emodet.data.images import LabelledImages
+
+
+def to_rgb_batch(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 1|3) uint8 -> (N, H, W, 3) uint8, the model's input contract."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Inverse-frequency weights (scikit-learn's "balanced"), 1.0 for classes absent from ``labels``."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = np.ones(num_classes, dtype=np.float32)
+    present = np.unique(labels)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    return weights
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Batches of ``(images, targets[, sample_weights])``; reshuffled each epoch when ``shuffle``.
+
+    The shuffle order depends only on ``seed`` and the epoch number, so a resumed run sees
+    the same batches it would have seen without the interruption.
+    """
+
+    def __init__(self, data: LabelledImages, batch_size: int, *, shuffle: bool = False, seed: int = 0,
+                 class_weights: np.ndarray | None = None, with_targets: bool = True, epoch: int = 0):
+        super().__init__()
+        self.data = data
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.with_targets = with_targets
+        self.sample_weights = None if class_weights is None else class_weights[data.labels].astype(np.float32)
+        self.epoch = epoch
+        self.order = self._order()
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.data) / self.batch_size))
+
+    def __getitem__(self, index: int):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        images = to_rgb_batch(self.data.images[rows])
+        if not self.with_targets:
+            return (images,)
+        targets = self.data.targets[rows]
+        if self.sample_weights is None:
+            return images, targets
+        return images, targets, self.sample_weights[rows]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.data))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))

@@ -1,0 +1,86 @@
+"""A directory of class subfolders (``DIR/happy/*.jpg``, ``DIR/sad/*.png``, ...).
+
+Either ``DIR/{train,val,test}/<class>/...`` with the splits given, or ``DIR/<class>/...`` split
+here, stratified by class and seeded. Images of any size and colour mode are decoded to RGB and
+resized to a square of ``image_size`` pixels (the folder is expected to hold face crops).
+Unreadable files are skipped and listed in the result's ``skipped``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emodet.data.images import LabelledImages, one_hot
+from emodet.errors import DataError, MediaError
+from emodet.imageio import read_image
+
+SPLIT_DIRS = ("train", "val", "test")
+
+
+def load_folder(root: str | Path, image_size: int, val_fraction: float, test_fraction: float,
+                seed: int) -> dict[str, LabelledImages]:
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"dataset folder {root} does not exist or is not a directory; expected "
+                        "DIR/<class name>/<images> or DIR/train|val|test/<class name>/<images>")
+    if (root / "train").is_dir():
+        class_names = _class_names(root / "train")
+        return {name: _load_split(root / name, class_names, image_size, name)
+                for name in SPLIT_DIRS if (root / name).is_dir()}
+    whole = _load_split(root, _class_names(root), image_size, "all")
+    return stratified_split(whole, val_fraction, test_fraction, seed)
+
+
+def stratified_split(data: LabelledImages, val_fraction: float, test_fraction: float,
+                     seed: int) -> dict[str, LabelledImages]:
+    """Split into train/val/test with every class represented in proportion."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLIT_DIRS}
+    for k in range(len(data.class_names)):
+        members = rng.permutation(np.flatnonzero(data.labels == k))
+        n_test = int(round(len(members) * test_fraction))
+        n_val = int(round(len(members) * val_fraction))
+        parts["test"].append(members[:n_test])
+        parts["val"].append(members[n_test:n_test + n_val])
+        parts["train"].append(members[n_test + n_val:])
+    return {name: data.take(np.sort(np.concatenate(idx)), name=name)
+            for name, idx in parts.items() if sum(len(i) for i in idx)}
+
+
+def _class_names(root: Path) -> tuple[str, ...]:
+    names = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    if len(names) < 2:
+        raise DataError(f"{root} holds {len(names)} class subfolder(s) ({', '.join(names) or 'none'}); "
+                        "a classification dataset needs at least two, one folder per class")
+    return names
+
+
+def _load_split(root: Path, class_names: tuple[str, ...], image_size: int, name: str) -> LabelledImages:
+    images, labels, ids, skipped = [], [], [], []
+    for k, class_name in enumerate(class_names):
+        folder = root / class_name
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) \
+            if folder.is_dir() else []
+        for path in files:
+            try:
+                rgb = read_image(path)
+            except MediaError as exc:
+                skipped.append((str(path), str(exc)))
+                continue
+            images.append(cv2.resize(rgb, (image_size, image_size), interpolation=cv2.INTER_AREA))
+            labels.append(k)
+            ids.append(str(path))
+    if not images:
+        raise DataError(f"{root} has no readable images in its class folders ({', '.join(class_names)})"
+                        + (f"; {len(skipped)} file(s) could not be decoded, e.g. {skipped[0][1]}" if skipped else ""))
+    return LabelledImages(
+        images=np.stack(images),
+        targets=one_hot(np.asarray(labels), len(class_names)),
+        class_names=class_names,
+        ids=np.asarray(ids),
+        name=name,
+        skipped=tuple(skipped),
+    )

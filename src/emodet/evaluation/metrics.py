@@ -1,0 +1,136 @@
+"""Classification metrics on a labelled split: the :class:`EvaluationReport`.
+
+Scores come from scikit-learn on the model's argmax predictions; the report keeps the full
+probabilities so plots (confusion matrix, calibration, sample grids) need no second pass.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from emodet.data.images import LabelledImages
+
+DEDUPLICATED = "without_train_duplicates"
+
+
+@dataclass
+class EvaluationReport:
+    class_names: tuple[str, ...]
+    y_true: np.ndarray  # (N,) true class indices
+    probs: np.ndarray  # (N, K) predicted probabilities
+    name: str = ""
+    ids: np.ndarray | None = None
+    # Extra reports on subsets of the same predictions, e.g. without images also in training.
+    subsets: dict[str, "EvaluationReport"] = field(default_factory=dict)
+    tta: bool = False
+
+    @cached_property
+    def y_pred(self) -> np.ndarray:
+        return np.argmax(self.probs, axis=1)
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.y_pred == self.y_true)) if len(self.y_true) else float("nan")
+
+    @cached_property
+    def per_class(self) -> dict[str, dict[str, float]]:
+        from sklearn.metrics import precision_recall_fscore_support
+
+        labels = np.arange(len(self.class_names))
+        p, r, f, s = precision_recall_fscore_support(self.y_true, self.y_pred, labels=labels, zero_division=0)
+        return {name: {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "support": int(s[k])}
+                for k, name in enumerate(self.class_names)}
+
+    def averaged(self, average: str) -> dict[str, float]:
+        """``macro`` or ``weighted`` precision, recall and F1 over all classes."""
+        from sklearn.metrics import precision_recall_fscore_support
+
+        labels = np.arange(len(self.class_names))
+        p, r, f, _ = precision_recall_fscore_support(self.y_true, self.y_pred, labels=labels,
+                                                     average=average, zero_division=0)
+        return {"precision": float(p), "recall": float(r), "f1": float(f)}
+
+    @cached_property
+    def confusion(self) -> np.ndarray:
+        """Counts, rows = true class, columns = predicted class."""
+        from sklearn.metrics import confusion_matrix
+
+        return confusion_matrix(self.y_true, self.y_pred, labels=np.arange(len(self.class_names)))
+
+    def subset(self, mask: np.ndarray, name: str) -> "EvaluationReport":
+        return EvaluationReport(self.class_names, self.y_true[mask], self.probs[mask], name,
+                                None if self.ids is None else self.ids[mask], tta=self.tta)
+
+    def to_dict(self) -> dict:
+        data = {
+            "name": self.name,
+            "images": int(len(self.y_true)),
+            "tta": self.tta,
+            "accuracy": self.accuracy,
+            "macro": self.averaged("macro"),
+            "weighted": self.averaged("weighted"),
+            "per_class": self.per_class,
+            "class_names": list(self.class_names),
+            "confusion_matrix": self.confusion.tolist(),
+        }
+        if self.subsets:
+            data["subsets"] = {key: report.to_dict() for key, report in self.subsets.items()}
+        return data
+
+    def save_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    def format_table(self) -> str:
+        """A plain-text table: one row per class, then macro/weighted averages and accuracy."""
+        width = max(12, *(len(n) for n in self.class_names))
+        lines = [f"{self.name or 'evaluation'}: {len(self.y_true)} images" + (" (flip TTA)" if self.tta else ""),
+                 f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+        for name, m in self.per_class.items():
+            lines.append(f"{name:<{width}} {m['precision']:9.4f} {m['recall']:9.4f} {m['f1']:9.4f} {m['support']:8d}")
+        for average in ("macro", "weighted"):
+            m = self.averaged(average)
+            lines.append(f"{average + ' avg':<{width}} {m['precision']:9.4f} {m['recall']:9.4f} {m['f1']:9.4f} "
+                         f"{len(self.y_true):8d}")
+        lines.append(f"{'accuracy':<{width}} {self.accuracy:9.4f}")
+        for key, report in self.subsets.items():
+            lines.append(f"{'accuracy':<{width}} {report.accuracy:9.4f}  on {len(report.y_true)} images "
+                         f"{key.replace('_', ' ')}")
+        return "\n".join(lines)
+
+
+def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool = False) -> np.ndarray:
+    """Class probabilities for every image; ``tta`` averages with the horizontally flipped image."""
+    from emodet.data.feed import ImageBatches
+
+    probs = model.predict(ImageBatches(data, batch_size, with_targets=False), verbose=0)
+    if tta:
+        flipped = LabelledImages(data.images[:, :, ::-1].copy(), data.targets, data.class_names, data.ids, data.name)
+        probs = (probs + model.predict(ImageBatches(flipped, batch_size, with_targets=False), verbose=0)) / 2
+    return np.asarray(probs, dtype=np.float32)
+
+
+def evaluate(model, data: LabelledImages, *, tta: bool = False, batch_size: int = 128) -> EvaluationReport:
+    """Evaluate ``model`` on ``data``; adds the de-duplicated subset when some images occur in training."""
+    from emodet.models.classifier import describe
+
+    model_classes = describe(model).class_names
+    if tuple(model_classes) != tuple(data.class_names):
+        from emodet.errors import DataError
+
+        raise DataError(f"the model predicts {list(model_classes)} but the {data.name or 'evaluation'} data is "
+                        f"labelled {list(data.class_names)}; evaluate on the dataset the model was trained for")
+    return report_from_probs(data, predict_proba(model, data, batch_size, tta), tta=tta)
+
+
+def report_from_probs(data: LabelledImages, probs: np.ndarray, tta: bool = False) -> EvaluationReport:
+    report = EvaluationReport(data.class_names, data.labels, probs, data.name, data.ids, tta=tta)
+    if data.in_train is not None and data.in_train.any():
+        report.subsets[DEDUPLICATED] = report.subset(~data.in_train, f"{data.name} {DEDUPLICATED}")
+    return report

@@ -1,0 +1,35 @@
+"""The canonical emotion label sets and how each dataset's columns map onto them.
+
+Every other module takes class names from here, so one spelling exists per emotion.
+"""
+
+from __future__ import annotations
+
+#: FER2013's seven classes, in the order of its ``emotion`` column (0..6).
+FER7: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+#: FER+'s eight emotion classes, in the order of its vote columns.
+FERPLUS8: tuple[str, ...] = (
+    "neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt",
+)
+
+#: FER+ vote columns (``fer2013new.csv``) in file order: the eight emotions, then the two
+#: columns that mark a row as unusable when they win the vote.
+FERPLUS_VOTE_COLUMNS: tuple[str, ...] = (
+    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+    "unknown", "NF",
+)
+
+
+def check_class_names(names) -> tuple[str, ...]:
+    """Return ``names`` as a tuple after checking it is a non-empty list of distinct strings."""
+    from emodet.errors import ConfigError
+
+    names = tuple(names)
+    if len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(
+            f"class names must be at least two non-empty strings, got {list(names)!r}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"class names must be distinct, got {list(names)!r}")
+    return names

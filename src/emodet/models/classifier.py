@@ -1,0 +1,142 @@
+"""The emotion classifier: input contract + augmentation + normalisation + backbone + head.
+
+A built model is a plain Keras functional model whose layers are, in order, ``face_input``
+(:class:`FaceInput`), optionally ``augmentation``, ``normalization``, ``backbone`` (a nested
+model) and ``emotion_head`` (:class:`EmotionHead`). It takes RGB uint8 images of any size
+and returns class probabilities; :func:`describe` reads its contract back from a loaded model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from emodet.config import ModelConfig
+from emodet.errors import ConfigError, ModelError
+from emodet.labels import check_class_names
+from emodet.models.augmentation import build_augmentation
+from emodet.models.backbones import get_backbone, layer_blocks
+from emodet.models.layers import BackboneNormalization, EmotionHead, FaceInput
+
+MODEL_PREFIX = "emodet_"
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What inference needs to know about a model, read from the model itself."""
+
+    class_names: tuple[str, ...]
+    image_size: int
+    color_mode: str
+    backbone: str
+
+
+def build_model(backbone: str = "mobilenet_v2", classes=None, *, image_size: int = 0,
+                color_mode: str = "grayscale", weights: str | None = "imagenet", dropout: float = 0.3,
+                augment: float = 1.0, seed: int | None = None) -> keras.Model:
+    """Build an ImageNet-initialised (``weights="imagenet"``) classifier for ``classes``.
+
+    The backbone starts frozen when it is pretrained; :func:`unfreeze_top_blocks` opens it for
+    fine-tuning. ``weights`` may also be ``None``/``"none"`` (random init) or a weights file path.
+    """
+    from emodet.labels import FER7
+
+    spec = get_backbone(backbone)
+    class_names = check_class_names(FER7 if classes is None else classes)
+    size = int(image_size) or spec.input_size
+    weights = None if weights in (None, "none", "") else weights
+    if weights is not None and not spec.pretrained and weights == "imagenet":
+        raise ConfigError(f"backbone {backbone!r} has no ImageNet weights; set model.weights=none")
+    imagenet = weights == "imagenet"
+    base = _build_backbone(spec, size, "imagenet" if imagenet else None)
+    base.trainable = not imagenet
+
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    x = FaceInput(size, color_mode, name="face_input")(inputs)
+    augmentation = build_augmentation(augment, seed)
+    if augmentation is not None:
+        x = augmentation(x)
+    x = BackboneNormalization(spec.normalization, name="normalization")(x)
+    x = base(x, training=False) if imagenet else base(x)
+    outputs = EmotionHead(class_names, dropout, name="emotion_head")(x)
+    model = keras.Model(inputs, outputs, name=MODEL_PREFIX + spec.name)
+    if weights not in (None, "imagenet"):
+        _load_weights_file(model, weights)
+    return model
+
+
+def build_from_config(config: ModelConfig, class_names, seed: int | None = None) -> keras.Model:
+    return build_model(config.backbone, class_names, image_size=config.image_size, color_mode=config.color_mode,
+                       weights=config.weights, dropout=config.dropout, augment=config.augment, seed=seed)
+
+
+def describe(model: keras.Model) -> ModelContract:
+    """The contract a model carries: class names, input size, colour mode and backbone."""
+    try:
+        face_input = model.get_layer("face_input")
+        head = model.get_layer("emotion_head")
+    except ValueError:
+        raise ModelError(f"model {model.name!r} is not an emodet classifier (it lacks the face_input "
+                         "and emotion_head layers); build it with emodet.build_model") from None
+    backbone = model.name[len(MODEL_PREFIX):] if model.name.startswith(MODEL_PREFIX) else model.name
+    return ModelContract(tuple(head.class_names), face_input.image_size, face_input.color_mode, backbone)
+
+
+def unfreeze_top_blocks(model: keras.Model, blocks: int) -> int:
+    """Make the top ``blocks`` backbone blocks trainable, keeping BatchNorm frozen.
+
+    Frozen BatchNorm layers run in inference mode in Keras 3, so their ImageNet statistics are
+    not disturbed by small fine-tuning batches. Returns the number of trainable weights opened.
+    """
+    contract = describe(model)
+    spec = get_backbone(contract.backbone)
+    base = model.get_layer("backbone")
+    groups = layer_blocks(base, spec.block_pattern)
+    base.trainable = True
+    opened = 0
+    for i, group in enumerate(groups):
+        in_top = blocks < 0 or i >= len(groups) - blocks
+        for layer in group:
+            layer.trainable = in_top and not isinstance(layer, keras.layers.BatchNormalization)
+            opened += len(layer.trainable_weights)
+    return opened
+
+
+def count_blocks(model: keras.Model) -> int:
+    spec = get_backbone(describe(model).backbone)
+    return len(layer_blocks(model.get_layer("backbone"), spec.block_pattern))
+
+
+def load_model(path: str | Path, compile: bool = False) -> keras.Model:
+    """Load a ``.keras`` emodet model, with an error naming the file if that is impossible."""
+    import emodet.models.layers  # noqa: F401  (registers the serialisable layers)
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist; pass a .keras file written by emodet train")
+    if path.suffix != ".keras":
+        raise ModelError(f"model file {path} is not a .keras file; emodet trains and loads Keras 3 .keras models "
+                         "(exported .onnx/.tflite files are for the detector's runtimes)")
+    try:
+        model = keras.saving.load_model(path, compile=compile)
+    except Exception as exc:  # Keras raises many types for damaged archives
+        raise ModelError(f"cannot load model {path}: {exc}") from None
+    describe(model)
+    return model
+
+
+def _build_backbone(spec, size: int, weights: str | None) -> keras.Model:
+    base = spec.build((size, size, 3), weights)
+    # A stable name lets every model be navigated the same way, whatever its architecture.
+    return keras.Model(base.input, base.output, name="backbone")
+
+
+def _load_weights_file(model: keras.Model, path: str) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"model.weights {path!r} is neither 'imagenet', 'none' nor an existing weights file")
+    try:
+        model.load_weights(path)
+    except Exception as exc:
+        raise ConfigError(f"cannot load weights from {path} into a {model.name} model: {exc}") from None

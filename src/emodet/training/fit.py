@@ -1,0 +1,120 @@
+"""Two-stage transfer learning: train the head on a frozen backbone, then fine-tune its top.
+
+Stage 1 fits only the new head (the backbone is frozen and runs in inference mode). Stage 2
+unfreezes the backbone's top ``unfreeze_blocks`` blocks, BatchNorm excepted, and recompiles at
+the lower ``finetune_lr`` so the pretrained features are adjusted rather than overwritten.
+A model with a randomly initialised backbone is trained whole in both stages.
+
+With a run directory, every epoch is checkpointed (see :mod:`emodet.training.recorder`) and
+:func:`fit` resumes from the last completed epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from emodet.config import TrainConfig
+from emodet.data.feed import ImageBatches, balanced_class_weights
+from emodet.data.images import LabelledImages
+from emodet.models.backbones import get_backbone
+from emodet.models.classifier import describe, load_model, unfreeze_top_blocks
+from emodet.training import recorder
+from emodet.training.recorder import RunRecorder, RunState
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: keras.Model  # holds the best weights (by ``monitor`` on validation)
+    history: list[dict]  # one row per epoch, both stages
+    best_epoch: int
+    best_value: float
+
+
+def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: TrainConfig | None = None,
+        run_dir: str | Path | None = None, *, callbacks=(), verbose: int | str = 0,
+        log: Callable[[str], None] | None = None) -> FitResult:
+    """Train ``model`` in two stages, selecting the best epoch on ``val``.
+
+    ``run_dir`` (created if needed) receives the history, checkpoints and state; an existing
+    one with a checkpoint is resumed, continuing the model stored there.
+    """
+    config = config or TrainConfig()
+    say = log or (lambda message: None)
+    run_dir = Path(run_dir) if run_dir is not None else _scratch_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState.load(run_dir)
+    if state is not None and (run_dir / recorder.LAST).is_file():
+        model = load_model(run_dir / recorder.LAST, compile=True)
+        recorder.truncate_history(run_dir, state.epoch)
+        say(f"resuming from {run_dir} after epoch {state.epoch} (stage {state.stage})")
+    else:
+        state = RunState()
+    keras.utils.set_random_seed(config.seed + state.epoch)
+
+    weights = balanced_class_weights(train.labels, len(train.class_names)) if config.class_weights else None
+    stages = ((1, config.head_epochs, config.head_lr), (2, config.head_epochs + config.finetune_epochs,
+                                                        config.finetune_lr))
+    for stage, end_epoch, lr in stages:
+        if state.stage > stage or (state.stage == stage and state.stage_finished) or state.epoch >= end_epoch:
+            continue
+        continuing = state.stage == stage and state.epoch > 0 and model.optimizer is not None
+        if not continuing:
+            if stage == 2:
+                opened = _open_for_finetuning(model, config.unfreeze_blocks)
+                say(f"stage 2: fine-tuning {opened} weight tensors at learning rate {lr:g}")
+            else:
+                say(f"stage 1: training the head at learning rate {lr:g}")
+            steps = int(np.ceil(len(train) / config.batch_size)) * (end_epoch - state.epoch)
+            _compile(model, config, lr, steps if stage == 2 else 0)
+        batches = ImageBatches(train, config.batch_size, shuffle=True, seed=config.seed, class_weights=weights,
+                               epoch=state.epoch)
+        val_batches = ImageBatches(val, config.batch_size)
+        record = RunRecorder(run_dir, state, stage, config.monitor)
+        stop = keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.patience,
+                                             mode="min" if "loss" in config.monitor else "max")
+        model.fit(batches, validation_data=val_batches, epochs=end_epoch, initial_epoch=state.epoch,
+                  callbacks=[record, stop, *callbacks], verbose=verbose)
+        record.finish_stage()
+
+    if (run_dir / recorder.BEST_WEIGHTS).is_file():
+        model.load_weights(run_dir / recorder.BEST_WEIGHTS)
+    return FitResult(model, recorder.read_history(run_dir), state.best_epoch,
+                     float("nan") if state.best is None else state.best)
+
+
+def _open_for_finetuning(model: keras.Model, unfreeze_blocks: int) -> int:
+    spec = get_backbone(describe(model).backbone)
+    blocks = spec.finetune_blocks if unfreeze_blocks < 0 else unfreeze_blocks
+    if not spec.pretrained:
+        blocks = -1  # a randomly initialised backbone is trained whole
+    return unfreeze_top_blocks(model, blocks)
+
+
+def _compile(model: keras.Model, config: TrainConfig, lr: float, decay_steps: int) -> None:
+    rate = lr
+    if decay_steps > 0 and config.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.01)
+    model.compile(
+        optimizer=make_optimizer(config, rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def make_optimizer(config: TrainConfig, learning_rate) -> keras.optimizers.Optimizer:
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=config.momentum, nesterov=True)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def _scratch_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="emodet-fit-"))

@@ -1,0 +1,129 @@
+"""One training run from a :class:`RunConfig` into a run directory (what ``emodet train`` does).
+
+The run directory holds ``config.yaml`` (the resolved settings), ``data.json`` (what was
+trained on), ``history.csv``, ``best.keras`` (the selected model, no optimizer state),
+``metrics.json`` (the best model on the validation split) and the resume files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+
+from emodet.config import RunConfig, from_dict, read_config_file, save_config
+from emodet.data.images import LabelledImages
+from emodet.data.sources import load_splits
+from emodet.errors import ConfigError, DataError
+from emodet.evaluation.metrics import EvaluationReport, evaluate
+from emodet.models.backbones import get_backbone
+from emodet.models.classifier import build_from_config
+from emodet.training import recorder
+from emodet.training.fit import fit
+
+CONFIG = "config.yaml"
+DATA = "data.json"
+BEST = "best.keras"
+METRICS = "metrics.json"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model: keras.Model
+    history: list[dict]
+    best_epoch: int
+    val_report: EvaluationReport
+
+
+def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
+    return Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.model.backbone}"
+
+
+def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbose: int | str = 0,
+          log: Callable[[str], None] | None = None, callbacks=()) -> TrainResult:
+    """Load the data, build the model, fit both stages, and write the run directory.
+
+    ``resume=True`` continues an interrupted run in ``run_dir``; its saved config must equal
+    ``config`` (an error lists the differences otherwise).
+    """
+    say = log or (lambda message: None)
+    run_dir = Path(run_dir)
+    _prepare_run_dir(run_dir, config, resume)
+    train_data, val_data = load_training_data(config)
+    say(f"data: {len(train_data)} training and {len(val_data)} validation images, "
+        f"classes {', '.join(train_data.class_names)}")
+    _write_data_summary(run_dir, config, train_data, val_data)
+
+    keras.utils.set_random_seed(config.train.seed)
+    model = build_from_config(config.model, train_data.class_names, seed=config.train.seed)
+    result = fit(model, train_data, val_data, config.train, run_dir, verbose=verbose, log=log,
+                 callbacks=callbacks)
+    best = strip_training_state(result.model)
+    best.save(run_dir / BEST)
+    report = evaluate(best, val_data)
+    (run_dir / METRICS).write_text(json.dumps({"best_epoch": result.best_epoch, "val": report.to_dict()}, indent=2))
+    return TrainResult(run_dir, best, result.history, result.best_epoch, report)
+
+
+def load_training_data(config: RunConfig) -> tuple[LabelledImages, LabelledImages]:
+    """The (possibly limited) training and validation splits named by ``config.data``."""
+    if not config.data.source:
+        raise ConfigError("no training data given; pass --data fer2013:PATH (or ferplus:..., folder:...) "
+                          "or set data.source in the config file")
+    spec = get_backbone(config.model.backbone)
+    splits = load_splits(config.data.source, image_size=config.model.image_size or spec.input_size,
+                         soft_targets=config.data.soft_targets, val_fraction=config.data.val_fraction,
+                         test_fraction=config.data.test_fraction, seed=config.train.seed)
+    if "val" not in splits or len(splits["val"]) == 0:
+        raise DataError(f"{config.data.source} has no validation images; training selects its checkpoint "
+                        "on them (set data.val_fraction above 0 for folder sources)")
+    train = splits["train"].stratified_sample(config.data.train_limit, config.train.seed)
+    val = splits["val"].stratified_sample(config.data.val_limit, config.train.seed + 1)
+    return train, val
+
+
+def strip_training_state(model: keras.Model) -> keras.Model:
+    """An uncompiled copy of ``model`` with the same weights: smaller on disk, no optimizer."""
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
+    saved = run_dir / CONFIG
+    if resume:
+        if not saved.is_file():
+            raise ConfigError(f"cannot resume: {run_dir} holds no {CONFIG}; pass the run directory "
+                              "of an earlier `emodet train`")
+        differences = config_differences(from_dict(read_config_file(saved)), config)
+        if differences:
+            raise ConfigError(f"cannot resume {run_dir}: its config differs from this one in "
+                              + "; ".join(differences) + ". Resume with the same settings or start a new run directory")
+        return
+    if (run_dir / recorder.STATE).is_file():
+        raise ConfigError(f"{run_dir} already holds a training run; pass --resume to continue it "
+                          "or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, saved)
+
+
+def config_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
+    a, b = saved.to_dict(), wanted.to_dict()
+    return [f"{section}.{key} is {a[section][key]!r} there and {b[section][key]!r} here"
+            for section in a for key in a[section] if a[section][key] != b[section][key]]
+
+
+def _write_data_summary(run_dir: Path, config: RunConfig, train: LabelledImages, val: LabelledImages) -> None:
+    summary = {
+        "source": config.data.source,
+        "class_names": list(train.class_names),
+        "train": {"images": len(train), "class_counts": train.class_counts()},
+        "val": {"images": len(val), "class_counts": val.class_counts()},
+        "skipped": [list(s) for s in train.skipped],
+    }
+    (run_dir / DATA).write_text(json.dumps(summary, indent=2))
