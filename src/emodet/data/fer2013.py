@@ -79,14 +79,18 @@ def _read_cached(path: Path, mtime_ns: int, size: int) -> Fer2013Table:
 
 def parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
     """One row's 2304 space-separated integers 0..255 as uint8."""
-    with warnings.catch_warnings():
-        # numpy warns (and stops) at the first token that is not a number; the length check reports it.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        values = np.fromstring(text, sep=" ", dtype=np.int32)
-    if values.size != SIDE * SIDE or len(text.split()) != SIDE * SIDE:
+    count = len(text.split())
+    try:
+        with warnings.catch_warnings():
+            # Older numpy warns and stops at a non-number, newer raises; both are reported below.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            values = np.fromstring(text, sep=" ", dtype=np.int32)
+    except ValueError:
+        values = None
+    if values is None or values.size != count or count != SIDE * SIDE:
         raise DataError(f"{path}, line {line}: the pixels column must hold {SIDE * SIDE} space-separated "
-                        f"integers (a 48x48 image), found {len(text.split())} values"
-                        + ("" if values.size == len(text.split()) else " of which some are not integers"))
+                        f"integers (a 48x48 image), found {count} values"
+                        + ("" if values is not None and values.size == count else ", some of them not integers"))
     if values.min() < 0 or values.max() > 255:
         raise DataError(f"{path}, line {line}: pixel values must be 0..255, found {values.min()}..{values.max()}")
     return values.astype(np.uint8)

@@ -1,0 +1,88 @@
+"""Shared fixtures: the real data in ../shared, an offline Keras cache, small real slices.
+
+The shared folder is found at ``$EMODET_SHARED`` or ``../shared`` beside the repository. When
+it is missing, tests that need it skip locally but FAIL under CI (``CI`` set): CI must never
+pass by skipping the real data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared"))
+
+
+def _offline_keras_home() -> None:
+    """Point KERAS_HOME at a writable copy of the shared ImageNet weights, before Keras loads."""
+    if os.environ.get("KERAS_HOME") or not (SHARED / "keras").is_dir():
+        return
+    home = Path(tempfile.mkdtemp(prefix="emodet-keras-home-"))
+    shutil.copytree(SHARED / "keras", home, dirs_exist_ok=True)
+    for path in home.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    os.environ["KERAS_HOME"] = str(home)
+
+
+_offline_keras_home()
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def shared_path(*parts: str) -> Path:
+    """A path inside ../shared, or skip (fail under CI) when it is missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = f"real test data missing: {path} (set EMODET_SHARED to the shared folder)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fer_csv() -> Path:
+    return shared_path("data", "fer2013", "fer2013.csv.gz")
+
+
+@pytest.fixture(scope="session")
+def ferplus_csv() -> Path:
+    return shared_path("data", "fer2013", "fer2013new.csv")
+
+
+@pytest.fixture(scope="session")
+def fer_splits(fer_csv):
+    from emodet.data import load_splits
+
+    return load_splits(f"fer2013:{fer_csv}")
+
+
+@pytest.fixture(scope="session")
+def fer_lines(fer_csv) -> list[str]:
+    """The header and first rows of each split of the real fer2013.csv, as text lines."""
+    import gzip
+
+    with gzip.open(fer_csv, "rt") as f:
+        lines = f.read().splitlines()
+    header, rows = lines[0], lines[1:]
+    picked = rows[:300] + rows[28709:28709 + 100] + rows[32298:32298 + 100]
+    return [header] + picked
+
+
+@pytest.fixture
+def small_fer_csv(tmp_path, fer_lines) -> Path:
+    """A 500-row fer2013.csv made of real rows (300 Training, 100 PublicTest, 100 PrivateTest)."""
+    path = tmp_path / "fer2013_small.csv"
+    path.write_text("\n".join(fer_lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_images(fer_splits) -> np.ndarray:
+    """Twelve real FER2013 test faces as RGB uint8 (12, 48, 48, 3)."""
+    return np.repeat(fer_splits["test"].images[:12], 3, axis=-1)

@@ -1,0 +1,45 @@
+import pytest
+
+from emodet.config import RunConfig, load_config, save_config
+from emodet.errors import ConfigError
+
+
+def test_defaults_then_file_then_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  backbone: resnet50\ntrain:\n  batch_size: 16\n  head_lr: 0.01\n")
+    config = load_config(path, ["train.batch_size=8", "data.source=fer2013:x.csv"])
+    assert config.model.backbone == "resnet50"  # from the file
+    assert config.train.batch_size == 8  # the override wins over the file
+    assert config.train.head_lr == 0.01
+    assert config.train.finetune_lr == RunConfig().train.finetune_lr  # untouched default
+    assert config.data.source == "fer2013:x.csv"
+
+
+def test_round_trip_through_a_file(tmp_path):
+    config = RunConfig().replace(train={"optimizer": "sgd", "head_epochs": 3})
+    save_config(config, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == config
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("train.batch_sise=3", "did you mean 'batch_size'"),
+    ("trian.batch_size=3", "did you mean 'train'"),
+    ("train.batch_size=many", "must be an integer"),
+    ("train.optimizer=rmsprop", "adam, adamw, sgd"),
+    ("model.dropout=1.5", "between 0.0 and 0.95"),
+    ("train.head_lr=0", "must be positive"),
+    ("train.class_weights=maybe", "true or false"),
+    ("batch_size", "section.key=value"),
+])
+def test_bad_settings_name_the_key_and_the_fix(override, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(None, [override])
+
+
+def test_missing_or_malformed_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
