@@ -11,6 +11,7 @@ With a run directory, every epoch is checkpointed (see :mod:`emodet.training.rec
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -82,7 +83,10 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
         record.finish_stage()
 
     if (run_dir / recorder.BEST_WEIGHTS).is_file():
-        model.load_weights(run_dir / recorder.BEST_WEIGHTS)
+        with warnings.catch_warnings():
+            # The file also holds the optimizer of the best epoch's stage; only the weights matter here.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(run_dir / recorder.BEST_WEIGHTS)
     return FitResult(model, recorder.read_history(run_dir), state.best_epoch,
                      float("nan") if state.best is None else state.best)
 

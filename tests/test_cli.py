@@ -1,0 +1,46 @@
+"""The command line: real runs on a small real slice, and bad input answered without tracebacks."""
+
+import json
+
+import pytest
+
+from emodet.cli import main
+
+
+def test_train_then_evaluate(small_fer_csv, tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(["train", "--data", f"fer2013:{small_fer_csv}", "--backbone", "small_cnn", "--run-dir", str(run),
+                 "--quiet", "--set", "model.weights=none", "--set", "train.head_epochs=1",
+                 "--set", "train.finetune_epochs=1", "--set", "train.batch_size=50"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "stage 1" in out and "stage 2" in out and "macro avg" in out
+    code = main(["evaluate", str(run / "best.keras"), "--data", f"fer2013:{small_fer_csv}",
+                 "--split", "PrivateTest", "--tta"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "test: 100 images (flip TTA)" in out
+    saved = json.loads((run / "best.eval-test-tta.json").read_text())
+    assert saved["images"] == 100 and len(saved["per_class"]) == 7
+    assert f"{saved['accuracy']:.4f}" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "--backbone", "small_cnn"], "no training data given"),
+    (["train", "--data", "fer2013:/no/such.csv"], "/no/such.csv does not exist"),
+    (["train", "--data", "csv:/x"], "is not understood"),
+    (["train", "--data", "fer2013:x", "--set", "train.lr=1"], "unknown key in section 'train' 'lr'"),
+    (["train", "--resume"], "--resume needs --run-dir"),
+    (["evaluate", "/no/model.keras", "--data", "fer2013:x"], "model file /no/model.keras does not exist"),
+])
+def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_info_lists_backbones(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "mobilenet_v2" in out and "efficientnet_b0" in out and "contempt" in out

@@ -1,0 +1,92 @@
+"""Real training on small slices of FER2013: it must learn, checkpoint, and resume."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from emodet.config import RunConfig, TrainConfig
+from emodet.errors import ConfigError
+from emodet.evaluation.metrics import evaluate
+from emodet.models import build_model
+from emodet.training import fit, train
+from emodet.training.recorder import RunState, read_history
+
+pytestmark = pytest.mark.slow
+
+
+def test_short_training_beats_chance_on_held_out_rows(fer_splits, tmp_path):
+    train_rows = fer_splits["train"].stratified_sample(3000, seed=0)
+    val_rows = fer_splits["val"].stratified_sample(400, seed=0)
+    test_rows = fer_splits["test"].stratified_sample(700, seed=0)
+    keras.utils.set_random_seed(0)
+    model = build_model("mobilenet_v2", train_rows.class_names, image_size=48, augment=0.5)
+    config = TrainConfig(batch_size=64, head_epochs=1, head_lr=3e-3, finetune_epochs=3, finetune_lr=5e-4,
+                         unfreeze_blocks=100)
+    result = fit(model, train_rows, val_rows, config, tmp_path / "run")
+    report = evaluate(result.model, test_rows)
+    majority = max(test_rows.class_counts().values()) / len(test_rows)  # "happy", about 0.25
+    assert report.accuracy > majority + 0.1, report.format_table()
+    assert report.averaged("macro")["f1"] > 0.2
+    assert [row["stage"] for row in result.history] == [1, 2, 2, 2]
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """Simulates an interruption (Ctrl-C) once ``epochs`` epochs have been checkpointed."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
+
+
+def _tiny(fer_splits):
+    return fer_splits["train"].stratified_sample(256, seed=1), fer_splits["val"].stratified_sample(64, seed=1)
+
+
+def test_resume_continues_where_it_stopped(fer_splits, tmp_path):
+    train_rows, val_rows = _tiny(fer_splits)
+    config = TrainConfig(batch_size=32, head_epochs=2, finetune_epochs=2, finetune_lr=1e-4)
+    model = build_model("mobilenet_v2", train_rows.class_names, image_size=32, augment=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, train_rows, val_rows, config, tmp_path, callbacks=[_StopAfter(3)])
+    state = RunState.load(tmp_path)
+    assert (state.epoch, state.stage) == (3, 2)
+    stopped = keras.saving.load_model(tmp_path / "last.keras")
+    iterations = int(stopped.optimizer.iterations.numpy())
+    assert iterations == 8  # one stage-2 epoch of 256 / 32 batches
+
+    fresh = build_model("mobilenet_v2", train_rows.class_names, image_size=32, augment=0)
+    result = fit(fresh, train_rows, val_rows, config, tmp_path)
+    assert [int(r["epoch"]) for r in result.history] == [1, 2, 3, 4]
+    assert [int(r["stage"]) for r in result.history] == [1, 1, 2, 2]
+    assert RunState.load(tmp_path).epoch == 4
+    # The learning rate kept decaying from where it was instead of restarting the schedule.
+    resumed = keras.saving.load_model(tmp_path / "last.keras")
+    assert int(resumed.optimizer.iterations.numpy()) == 16
+    assert result.history[3]["learning_rate"] < result.history[2]["learning_rate"]
+
+
+def test_run_directory_and_config_mismatch_on_resume(fer_csv, tmp_path):
+    config = RunConfig().replace(
+        data={"source": f"fer2013:{fer_csv}", "train_limit": 200, "val_limit": 60},
+        model={"backbone": "small_cnn", "weights": "none", "augment": 0},
+        train={"head_epochs": 1, "finetune_epochs": 1, "batch_size": 32},
+    )
+    result = train(config, tmp_path / "run")
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.yaml", "data.json", "history.csv", "best.keras", "metrics.json", "state.json"} <= files
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["val"]["images"] == len(result.val_report.y_true) == 60
+    assert len(read_history(tmp_path / "run")) == 2
+    with pytest.raises(ConfigError, match="already holds a training run"):
+        train(config, tmp_path / "run")
+    changed = config.replace(train={"batch_size": 16})
+    with pytest.raises(ConfigError, match="train.batch_size is 32 there and 16 here"):
+        train(changed, tmp_path / "run", resume=True)
+    np.testing.assert_allclose(result.model.predict(np.zeros((1, 48, 48, 3), np.uint8), verbose=0).sum(), 1.0,
+                               rtol=1e-5)
