@@ -115,6 +115,171 @@ def _run_evaluate(args) -> int:
     return 0
 
 
+def _add_detect(verbs) -> None:
+    p = verbs.add_parser("detect", help="find faces and their emotions in images, folders, videos and streams",
+                         description="SOURCE: an image, a directory (searched recursively), a glob, a video file, "
+                                     "a webcam index (0) or a stream URL (rtsp://, http://). A bad input is "
+                                     "recorded and skipped; the exit status is 1 if any input failed.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the bundled model)")
+    p.add_argument("--detector", help="face detector (default: mtcnn, works offline; yunet is faster)")
+    p.add_argument("--json", type=Path, help="write all results as one JSON array to this file")
+    p.add_argument("--jsonl", type=Path, help="write one JSON object per image or frame to this file")
+    p.add_argument("--csv", type=Path, help="write one row per face to this CSV file")
+    p.add_argument("--save", type=Path, metavar="DIR", help="save annotated images and videos into DIR")
+    p.add_argument("--stride", type=int, default=1, help="on video, process every N-th frame")
+    p.add_argument("--smoothing", type=float, default=None,
+                   help="on video, weight of the past in each face's moving average (0 = off, default 0.6)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip inputs already recorded in the --jsonl or --csv file and append to it")
+    p.add_argument("--quiet", action="store_true", help="no table and no progress bar; only the summary")
+    p.set_defaults(handler=_run_detect)
+
+
+def _run_detect(args) -> int:
+    from emodet.inference.batch import process
+    from emodet.inference.pipeline import DEFAULT_SMOOTHING, EmotionDetector
+    from emodet.inference.sinks import AnnotatedSaver, CsvSink, JsonlSink, JsonSink, done_sources
+    from emodet.inference.sources import expand_sources
+
+    if args.stride < 1:
+        raise EmodetError(f"--stride must be at least 1, got {args.stride}")
+    if args.resume and not (args.jsonl or args.csv):
+        raise EmodetError("--resume needs --jsonl or --csv: the file that records which inputs are done")
+    detector = EmotionDetector(args.model, args.detector,
+                               smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
+    class_names = detector.class_names  # loads the model now, so a bad --model fails before any work
+    inputs = expand_sources(args.sources)
+    if args.resume:
+        done = set().union(*(done_sources(p) for p in (args.jsonl, args.csv) if p))
+        skipped = [i for i in inputs if i.name in done]
+        inputs = [i for i in inputs if i.name not in done]
+        print(f"resuming: {len(skipped)} input(s) already done, {len(inputs)} to go")
+    sinks = [cls(path, append=args.resume) for cls, path in ((JsonlSink, args.jsonl), (JsonSink, args.json)) if path]
+    if args.csv:
+        sinks.append(CsvSink(args.csv, class_names, append=args.resume))
+    saver = AnnotatedSaver(args.save) if args.save else None
+    tally = _Tally()
+    try:
+        with _Progress(inputs, enabled=not args.quiet) as progress:
+            for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame):
+                for sink in sinks:
+                    sink.write(record)
+                tally.add(record)
+                if not args.quiet:
+                    _print_record(record, progress.write)
+                if record.result is None or record.result.frame_index is None:
+                    progress.input_done()
+    finally:
+        for sink in sinks:
+            sink.close()
+        if saver is not None:
+            saver.close()
+    print(tally.summary())
+    return EXIT_FAILURES if tally.failures else 0
+
+
+class _Tally:
+    def __init__(self):
+        self.images = self.frames = self.faces = 0
+        self.failures: list[tuple[str, str]] = []
+
+    def add(self, record) -> None:
+        if record.error:
+            self.failures.append((record.source, record.error))
+        elif record.result is not None:
+            self.faces += len(record.result.faces)
+            if record.result.frame_index is None:
+                self.images += 1
+            else:
+                self.frames += 1
+
+    def summary(self) -> str:
+        lines = [f"{self.images} image(s), {self.frames} video frame(s), {self.faces} face(s), "
+                 f"{len(self.failures)} failed"]
+        lines += [f"  failed: {source}: {error}" for source, error in self.failures]
+        return "\n".join(lines)
+
+
+class _Progress:
+    """A progress bar on stderr over inputs, showing frames per second on video."""
+
+    def __init__(self, inputs, enabled: bool):
+        import time
+
+        from tqdm import tqdm
+
+        show = enabled and (len(inputs) > 1 or any(i.kind != "image" for i in inputs))
+        self.bar = tqdm(total=len(inputs), unit="input", disable=not show, file=sys.stderr, leave=False,
+                        dynamic_ncols=True)
+        self.clock = time.monotonic
+        self.start = self.clock()
+        self.frames = 0
+
+    def frame(self) -> None:
+        self.frames += 1
+        if self.frames % 10 == 0:
+            rate = self.frames / max(self.clock() - self.start, 1e-9)
+            self.bar.set_postfix_str(f"{self.frames} frames, {rate:.1f} fps")
+
+    def input_done(self) -> None:
+        self.bar.update(1)
+
+    def write(self, text: str) -> None:
+        self.bar.write(text, file=sys.stdout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def _print_record(record, write) -> None:
+    if record.error:
+        write(f"{record.source}: error: {record.error}")
+        return
+    result = record.result
+    if result is None:
+        return
+    where = record.source if result.frame_index is None else f"{record.source} frame {result.frame_index} " \
+                                                              f"({result.timestamp:.2f}s)"
+    if not result.faces:
+        if result.frame_index is None:
+            write(f"{where}: no face found")
+        return
+    for face in result.faces:
+        x, y, w, h = (int(round(v)) for v in face.box)
+        top = ", ".join(f"{name} {p:.2f}" for name, p in face.top(3))
+        track = f" #{face.track_id}" if face.track_id is not None else ""
+        write(f"{where}{track}: {face.label:<8} {face.score:5.1%}  box {x},{y},{w}x{h}  [{top}]")
+
+
+def _add_export(verbs) -> None:
+    p = verbs.add_parser("export", help="export a .keras model to ONNX, TFLite or a TensorFlow SavedModel",
+                         description="The exported model keeps its class names and input contract and runs "
+                                     "in `emodet detect --model` without TensorFlow (ONNX, TFLite).")
+    p.add_argument("model", nargs="?", help="a .keras model (default: the bundled model)")
+    p.add_argument("--format", choices=("onnx", "tflite", "saved_model"), required=True)
+    p.add_argument("--output", type=Path, help="output file or directory (default: beside the model)")
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(args) -> int:
+    from emodet.export import export
+
+    if args.model is None:
+        from emodet.bundled import bundled_model_path
+
+        args.model = bundled_model_path()
+    source = Path(args.model)
+    suffix = {"onnx": ".onnx", "tflite": ".tflite", "saved_model": "_saved_model"}[args.format]
+    output = args.output or Path(source.stem + suffix)
+    written = export(source, output, args.format)
+    print(f"exported {source} to {written}")
+    return 0
+
+
 def _add_info(verbs) -> None:
     p = verbs.add_parser("info", help="show the backbones, label sets and (optionally) a model's contract")
     p.add_argument("model", nargs="?", type=Path, help="a .keras model to describe")
@@ -140,7 +305,7 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_train, _add_evaluate, _add_info]
+_VERBS = [_add_detect, _add_train, _add_evaluate, _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

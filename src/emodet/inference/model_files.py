@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -88,14 +89,18 @@ def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     """
     spec = _lookup(name)
     target = cache_dir() / spec.filename
-    if target.is_file() and _sha256_of(target) == spec.sha256:
+    stale = target.is_file()
+    if stale and _sha256_of(target) == spec.sha256:
         return target
     try:
         _download(name, spec, target, timeout)
     except ModelError:
         raise
-    except (urllib.error.URLError, OSError, ValueError) as exc:  # URLError covers HTTPError
-        raise ModelError(_failure_message(name, spec, target, f"the download failed ({_describe(exc)})")) from exc
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        reason = f"the download failed ({_describe(exc)})"
+        if stale:
+            reason = f"the cached copy has the wrong SHA-256 (corrupt or outdated) and {reason}"
+        raise ModelError(_failure_message(name, spec, target, reason)) from exc
     return target
 
 
@@ -158,7 +163,8 @@ def _failure_message(name: str, spec: ModelFile, target: Path, reason: str) -> s
             f"It is downloaded from {spec.url} into the cache at {target}. "
             f"To fix: connect to the internet and retry, or download that URL on another machine and copy the "
             f"file to {target} (set EMODET_CACHE to use another cache directory); its SHA-256 must be {spec.sha256}. "
-            "Or use the default detector, --detector mtcnn, which ships its weights and works offline.")
+            "Or use the default detector mtcnn (--detector mtcnn, or create_detector('mtcnn')), which ships its "
+            "weights and works offline.")
 
 
 def _describe(exc: BaseException) -> str:

@@ -84,6 +84,21 @@ def describe(model: keras.Model) -> ModelContract:
     return ModelContract(tuple(head.class_names), face_input.image_size, face_input.color_mode, backbone)
 
 
+def inference_model(model: keras.Model, image_size: int | None = None) -> keras.Model:
+    """The same classifier without its training-only parts (augmentation, active dropout).
+
+    Layers and weights are shared with ``model``. ``image_size`` fixes the input's height and
+    width (exporters need static shapes); by default any size is accepted.
+    """
+    contract = describe(model)
+    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
+    x = model.get_layer("face_input")(inputs)
+    x = model.get_layer("normalization")(x)
+    x = model.get_layer("backbone")(x, training=False)
+    outputs = model.get_layer("emotion_head")(x, training=False)
+    return keras.Model(inputs, outputs, name=MODEL_PREFIX + contract.backbone)
+
+
 def unfreeze_top_blocks(model: keras.Model, blocks: int) -> int:
     """Make the top ``blocks`` backbone blocks trainable, keeping BatchNorm frozen.
 

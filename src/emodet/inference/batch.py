@@ -1,0 +1,77 @@
+"""Running the detector over many inputs without ever stopping at a bad one.
+
+:func:`process` yields one :class:`Record` per image or video frame, or one error record per
+input that failed (unreadable file, video that cannot be opened, stream that dropped), and goes
+on with the next input. Images are decoded one by one and classified in small batches.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from emodet.errors import EmodetError
+from emodet.imageio import read_image
+from emodet.inference.sinks import AnnotatedSaver, Record
+from emodet.inference.sources import Input
+
+
+def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedSaver | None = None,
+            batch_size: int = 8, on_frame: Callable[[], None] | None = None) -> Iterator[Record]:
+    """Records for every input in order; ``on_frame`` is called once per video frame (for progress)."""
+    pending: list[tuple[str, object]] = []
+    for item in inputs:
+        if item.error:
+            yield from _flush(detector, pending, saver)
+            yield Record(item.name, error=item.error)
+        elif item.kind == "image":
+            try:
+                pending.append((item.name, read_image(item.name)))
+            except EmodetError as exc:
+                yield from _flush(detector, pending, saver)
+                yield Record(item.name, error=str(exc))
+            if len(pending) >= batch_size:
+                yield from _flush(detector, pending, saver)
+        else:
+            yield from _flush(detector, pending, saver)
+            yield from _video(detector, item.name, stride, saver, on_frame)
+    yield from _flush(detector, pending, saver)
+
+
+def _flush(detector, pending: list, saver) -> Iterator[Record]:
+    if not pending:
+        return
+    batch = list(pending)
+    pending.clear()
+    try:
+        results = detector.detect_batch([image for _, image in batch], names=[name for name, _ in batch])
+    except EmodetError as exc:
+        for name, _ in batch:
+            yield Record(name, error=str(exc))
+        return
+    for (name, image), result in zip(batch, results):
+        if saver is not None:
+            saver.save_image(name, image, result)
+        yield Record(name, result)
+
+
+def _video(detector, source: str, stride: int, saver, on_frame) -> Iterator[Record]:
+    try:
+        frames = detector.stream(source, stride=stride)
+        fps = None
+        for result, image in frames.with_images():
+            if saver is not None:
+                fps = fps or frames.fps / stride
+                saver.add_frame(source, image, result, fps)
+            if on_frame is not None:
+                on_frame()
+            yield Record(source, result)
+    except EmodetError as exc:
+        yield Record(source, error=str(exc))
+        return
+    finally:
+        if saver is not None:
+            saver.close_video(source)
+    if frames.ended != "end":
+        yield Record(source, error=frames.ended or "the stream ended without a reason")
+    else:
+        yield Record(source, completed=frames.frames_read)

@@ -1,0 +1,149 @@
+"""The detection pipeline: image -> faces -> aligned crops -> emotions -> results.
+
+:class:`EmotionDetector` is what most users need: it loads the bundled model and the default
+face detector the first time it is used (not when constructed), classifies every face of an
+image, or of several images, in one batched call, and on video follows faces across frames
+and smooths their emotions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from emodet.imageio import as_rgb_array
+from emodet.inference.results import FaceResult, FrameResult
+
+#: Default weight of the past in the per-track moving average of probabilities on video.
+DEFAULT_SMOOTHING = 0.6
+
+
+class EmotionDetector:
+    """Detect faces and classify their emotions in images, videos and streams.
+
+    ``model``: ``None`` for the bundled model, a path to a ``.keras``/``.onnx``/``.tflite``
+    model, or a Keras model. ``detector``: a face detector name (see
+    :func:`emodet.inference.detectors.list_detectors`) or a detector object.
+    ``smoothing`` applies to :meth:`stream` only; single images are never smoothed.
+    """
+
+    def __init__(self, model=None, detector: str | object | None = None, *, smoothing: float = DEFAULT_SMOOTHING,
+                 margin: float | None = None, detector_options: dict | None = None):
+        self.model = model
+        self.detector = detector
+        self.smoothing = smoothing
+        self.margin = margin
+        self.detector_options = detector_options or {}
+        self._classifier = None
+        self._face_detector = None
+
+    @property
+    def classifier(self):
+        if self._classifier is None:
+            from emodet.inference.runtime import load_classifier
+
+            self._classifier = load_classifier(self.model)
+        return self._classifier
+
+    @property
+    def face_detector(self):
+        if self._face_detector is None:
+            from emodet.inference.detectors import DEFAULT_DETECTOR, create_detector
+
+            if self.detector is None or isinstance(self.detector, str):
+                self._face_detector = create_detector(self.detector or DEFAULT_DETECTOR, **self.detector_options)
+            else:
+                self._face_detector = self.detector
+        return self._face_detector
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.classifier.class_names
+
+    def __call__(self, image) -> FrameResult:
+        """Faces and emotions in one image: a path, a PIL image or an RGB uint8 array."""
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Iterable, names: list[str] | None = None) -> list[FrameResult]:
+        """Like calling the detector on each image, with all their faces classified in one batch.
+
+        ``names`` label the results' ``source`` (default: the path, or the input's type).
+        """
+        images = list(images)
+        names = names or [_source_name(image) for image in images]
+        prepared = [(name, as_rgb_array(image)) for name, image in zip(names, images)]
+        found = [self.face_detector.detect(rgb) for _, rgb in prepared]
+        probs = self._classify([rgb for _, rgb in prepared], found)
+        results, start = [], 0
+        for (source, rgb), faces in zip(prepared, found):
+            face_probs = probs[start:start + len(faces)]
+            start += len(faces)
+            results.append(self._result(rgb, faces, face_probs, source))
+        return results
+
+    def stream(self, source, stride: int = 1) -> "FrameStream":
+        """Results frame by frame for a video file, a webcam index or a stream URL."""
+        from emodet.inference.tracking import FaceTracker
+        from emodet.inference.video import FrameReader
+
+        return FrameStream(self, FrameReader(source, stride=stride), FaceTracker(smoothing=self.smoothing))
+
+    def _classify(self, images: list[np.ndarray], found: list[list]) -> np.ndarray:
+        from emodet.inference.align import align_faces
+
+        size = self.classifier.image_size
+        kwargs = {} if self.margin is None else {"margin": self.margin}
+        crops = [align_faces(rgb, faces, size, **kwargs) for rgb, faces in zip(images, found) if faces]
+        if not crops:
+            return np.zeros((0, len(self.class_names)), np.float32)
+        return self.classifier.predict(np.concatenate(crops))
+
+    def _result(self, rgb, faces, probs, source, track_ids=None, frame=None) -> FrameResult:
+        ids = track_ids or [None] * len(faces)
+        results = [FaceResult(face.box, face.score, self.class_names, p, face.landmarks, track_id)
+                   for face, p, track_id in zip(faces, probs, ids)]
+        height, width = rgb.shape[:2]
+        return FrameResult(results, (width, height), source,
+                           None if frame is None else frame.index, None if frame is None else frame.timestamp)
+
+
+class FrameStream:
+    """Iterator of per-frame results; after it ends, ``ended`` says why (``"end"`` or a message)."""
+
+    def __init__(self, detector: EmotionDetector, reader, tracker):
+        self.detector = detector
+        self.reader = reader
+        self.tracker = tracker
+
+    @property
+    def ended(self) -> str | None:
+        return self.reader.ended
+
+    @property
+    def frames_read(self) -> int:
+        return self.reader.frames_read
+
+    @property
+    def fps(self) -> float:
+        """The source's frame rate (0 when it does not say), known once iteration started."""
+        return self.reader.fps
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        for result, _ in self.with_images():
+            yield result
+
+    def with_images(self) -> Iterator[tuple[FrameResult, np.ndarray]]:
+        """Like iterating, with each frame's RGB image alongside its result (for annotating)."""
+        source = str(self.reader.source)
+        for frame in self.reader:
+            faces = self.detector.face_detector.detect(frame.rgb)
+            probs = self.detector._classify([frame.rgb], [faces])
+            boxes = np.array([face.box for face in faces], dtype=float).reshape(-1, 4)
+            ids, smoothed = self.tracker.update(boxes, probs)
+            yield self.detector._result(frame.rgb, faces, smoothed, source, ids, frame), frame.rgb
+
+
+def _source_name(image) -> str:
+    return str(image) if isinstance(image, (str, Path)) else f"<{type(image).__name__}>"

@@ -1,0 +1,135 @@
+"""One classifier interface over three runtimes: Keras (``.keras``), ONNX Runtime (``.onnx``)
+and LiteRT (``.tflite``).
+
+Each takes aligned face crops, RGB uint8 ``(N, size, size, 3)``, and returns probabilities
+``(N, K)``. The ONNX and TFLite runtimes never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emodet.errors import ModelError
+
+
+class Classifier:
+    """Base: the model's contract plus ``predict``."""
+
+    class_names: tuple[str, ...]
+    image_size: int
+    color_mode: str
+    path: Path | None = None
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _check(self, faces: np.ndarray) -> np.ndarray:
+        faces = np.asarray(faces)
+        expected = (self.image_size, self.image_size, 3)
+        if faces.dtype != np.uint8 or faces.ndim != 4 or faces.shape[1:] != expected:
+            raise ValueError(f"faces must be uint8 (N, {self.image_size}, {self.image_size}, 3), "
+                             f"got {faces.dtype} {faces.shape}")
+        return np.ascontiguousarray(faces)
+
+
+class KerasClassifier(Classifier):
+    def __init__(self, model, path: Path | None = None):
+        from emodet.models.classifier import describe, inference_model
+
+        contract = describe(model)
+        self.class_names, self.image_size, self.color_mode = contract.class_names, contract.image_size, contract.color_mode
+        self.model = inference_model(model, contract.image_size)
+        self.path = path
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        faces = self._check(faces)
+        if not len(faces):
+            return np.zeros((0, len(self.class_names)), np.float32)
+        return np.asarray(self.model.predict_on_batch(faces), dtype=np.float32)
+
+
+class OnnxClassifier(Classifier):
+    def __init__(self, path: Path, threads: int = 0):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(f"cannot load ONNX model {path}: {exc}") from None
+        meta = self.session.get_modelmeta().custom_metadata_map.get("emodet")
+        _apply_contract(self, meta, path, "its metadata (export it with `emodet export`)")
+        self.input_name = self.session.get_inputs()[0].name
+        self.path = path
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        faces = self._check(faces)
+        if not len(faces):
+            return np.zeros((0, len(self.class_names)), np.float32)
+        return np.asarray(self.session.run(None, {self.input_name: faces})[0], dtype=np.float32)
+
+
+class TFLiteClassifier(Classifier):
+    def __init__(self, path: Path, threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from emodet.export import sidecar_path
+
+        sidecar = sidecar_path(path)
+        meta = sidecar.read_text() if sidecar.is_file() else None
+        _apply_contract(self, meta, path, f"{sidecar.name} beside it (export it with `emodet export`)")
+        try:
+            self.interpreter = Interpreter(str(path), num_threads=threads)
+        except Exception as exc:
+            raise ModelError(f"cannot load TFLite model {path}: {exc}") from None
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.batch = None
+        self.path = path
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        faces = self._check(faces)
+        if not len(faces):
+            return np.zeros((0, len(self.class_names)), np.float32)
+        if self.batch != len(faces):
+            self.interpreter.resize_tensor_input(self.input, list(faces.shape))
+            self.interpreter.allocate_tensors()
+            self.batch = len(faces)
+        self.interpreter.set_tensor(self.input, faces)
+        self.interpreter.invoke()
+        return np.array(self.interpreter.get_tensor(self.output), dtype=np.float32)
+
+
+def load_classifier(model=None) -> Classifier:
+    """A classifier from a Keras model, a ``.keras``/``.onnx``/``.tflite`` path, or the bundled default."""
+    if isinstance(model, Classifier):
+        return model
+    if model is None:
+        from emodet.bundled import bundled_model_path
+
+        model = bundled_model_path()
+    if not isinstance(model, (str, Path)):
+        return KerasClassifier(model)
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist; pass a .keras, .onnx or .tflite emodet model")
+    if path.suffix == ".onnx":
+        return OnnxClassifier(path)
+    if path.suffix == ".tflite":
+        return TFLiteClassifier(path)
+    from emodet.models.classifier import load_model
+
+    return KerasClassifier(load_model(path), path)
+
+
+def _apply_contract(classifier: Classifier, meta: str | None, path: Path, where: str) -> None:
+    if not meta:
+        raise ModelError(f"{path} carries no emodet contract (class names, input size); expected {where}")
+    contract = json.loads(meta)
+    classifier.class_names = tuple(contract["class_names"])
+    classifier.image_size = int(contract["image_size"])
+    classifier.color_mode = contract["color_mode"]

@@ -1,0 +1,113 @@
+"""Reading frames from video files, webcams and network streams with OpenCV.
+
+:class:`FrameReader` yields RGB frames with their index and timestamp, honours a frame stride,
+and records why it stopped (the end of a file, a stream that dropped, too many broken frames)
+instead of raising mid-stream, so the frames already processed are never lost.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from emodet.errors import ConfigError, MediaError
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+_URL = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)
+
+
+def is_url(source: str) -> bool:
+    return bool(_URL.match(str(source)))
+
+
+def is_webcam(source) -> bool:
+    return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
+
+
+@dataclass
+class Frame:
+    index: int  # position in the source, counting skipped (strided) frames
+    timestamp: float  # seconds from the start
+    rgb: np.ndarray
+
+
+@dataclass
+class FrameReader:
+    """Iterate over ``source`` (a video path, a webcam index or a URL), every ``stride``-th frame.
+
+    After iteration, ``ended`` says why it stopped: ``"end"`` for the normal end of a file,
+    or a message for a stream that dropped or a file whose frames could not be decoded.
+    """
+
+    source: str | int
+    stride: int = 1
+    max_failures: int = 10  # consecutive unreadable frames tolerated before giving up
+    ended: str | None = field(default=None, init=False)
+    frames_read: int = field(default=0, init=False)
+    fps: float = field(default=0.0, init=False)
+    total_frames: int = field(default=0, init=False)
+
+    def __post_init__(self):
+        if self.stride < 1:
+            raise ConfigError(f"frame stride must be at least 1, got {self.stride}")
+
+    def __iter__(self) -> Iterator[Frame]:
+        import cv2
+
+        capture, live = self._open()
+        fps = self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        total = self.total_frames = 0 if live else int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        started = time.monotonic()
+        index, failures = 0, 0
+        try:
+            while True:
+                if not capture.grab():
+                    if not live and (total <= 0 or index >= total - 1):
+                        self.ended = "end"
+                        return
+                    failures += 1
+                    if failures >= self.max_failures:
+                        self.ended = self._stop_message(live, index, total)
+                        return
+                    continue
+                failures = 0
+                if index % self.stride == 0:
+                    ok, bgr = capture.retrieve()
+                    if ok and bgr is not None:
+                        self.frames_read += 1
+                        stamp = time.monotonic() - started if live or fps <= 0 else index / fps
+                        yield Frame(index, stamp, np.ascontiguousarray(bgr[..., ::-1]))
+                index += 1
+        finally:
+            capture.release()
+
+    def _open(self):
+        import cv2
+
+        live = is_webcam(self.source) or is_url(str(self.source))
+        if is_webcam(self.source):
+            capture = cv2.VideoCapture(int(self.source))
+            what = f"webcam {self.source}"
+        else:
+            if not live and not Path(self.source).is_file():
+                raise MediaError(f"video {self.source} does not exist")
+            capture = cv2.VideoCapture(str(self.source))
+            what = f"stream {self.source}" if live else f"video {self.source}"
+        if not capture.isOpened():
+            capture.release()
+            hint = ("check the camera index (0 is usually the first camera) and that no other program uses it"
+                    if is_webcam(self.source) else
+                    "check the URL and that the server is reachable" if live else
+                    "it is not a video OpenCV can decode (MP4/H.264, AVI/MJPEG, ...)")
+            raise MediaError(f"cannot open {what}: {hint}")
+        return capture, live
+
+    def _stop_message(self, live: bool, index: int, total: int) -> str:
+        if live:
+            return f"stream {self.source} stopped sending frames after frame {index}"
+        return f"video {self.source}: frame {index} of {total} could not be decoded; stopped there"
