@@ -17,6 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared"))
+SAMPLES = REPO / "src" / "emodet" / "assets" / "samples"
 
 
 def _offline_keras_home() -> None:
@@ -86,3 +87,26 @@ def small_fer_csv(tmp_path, fer_lines) -> Path:
 def face_images(fer_splits) -> np.ndarray:
     """Twelve real FER2013 test faces as RGB uint8 (12, 48, 48, 3)."""
     return np.repeat(fer_splits["test"].images[:12], 3, axis=-1)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """An emodet model cache seeded with the detector files from ../shared/face, set as EMODET_CACHE.
+
+    The real download code then finds them through its normal cache-hit path.
+    """
+    from emodet.inference import model_files
+
+    cache = tmp_path_factory.mktemp("emodet-cache")
+    for spec in model_files.MODEL_FILES.values():
+        shutil.copyfile(shared_path("face", spec.filename), cache / spec.filename)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMODET_CACHE", str(cache))
+        yield cache
+
+
+def load_sample(name: str) -> np.ndarray:
+    """A bundled sample photo as RGB uint8."""
+    from emodet.imageio import read_image
+
+    return read_image(SAMPLES / name)

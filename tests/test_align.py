@@ -8,13 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import SAMPLES
 from PIL import Image
 
 from emodet.errors import ConfigError, MediaError
 from emodet.inference.align import DEFAULT_MARGIN, align_face, align_faces, alignment_matrix, eye_angle
 from emodet.inference.detectors import DetectedFace, create_detector
 
-SAMPLES = Path(__file__).resolve().parents[1] / "src" / "emodet" / "assets" / "samples"
 
 #: The astronaut's face in astronaut.jpg: YuNet's box and the mean of YuNet's and mtcnn's landmarks
 #: (pupils checked by eye): image-left eye, image-right eye, nose tip, mouth corners.

@@ -25,6 +25,7 @@ from PIL import Image
 
 from emodet.errors import ConfigError, MediaError, ModelError
 from emodet.inference import model_files
+from conftest import SAMPLES, shared_path
 from emodet.inference.detectors import (
     DEFAULT_DETECTOR,
     DetectedFace,
@@ -33,8 +34,6 @@ from emodet.inference.detectors import (
     list_detectors,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "src" / "emodet" / "assets" / "samples"
 
 #: The astronaut's face in astronaut.jpg, (x, y, w, h), as YuNet boxes it (measured: 178.1, 62.6, 90.5, 113.6).
 ASTRONAUT_FACE = (178.0, 63.0, 91.0, 114.0)
@@ -43,36 +42,6 @@ CAMERA_FACE = (196.0, 113.0, 61.0, 81.0)
 
 
 # --- fixtures and helpers -------------------------------------------------------------------------
-
-def shared_face_dir() -> Path:
-    """Where the offline copies of the detector model files live."""
-    root = os.environ.get("EMODET_SHARED")
-    return (Path(root) if root else REPO.parent / "shared") / "face"
-
-
-def seed_cache(source_dir: Path, cache: Path) -> None:
-    """Copy every registered model file found in ``source_dir`` into ``cache``; skip (or fail on CI)
-    when one is missing."""
-    cache.mkdir(parents=True, exist_ok=True)
-    for spec in model_files.MODEL_FILES.values():
-        source = source_dir / spec.filename
-        if not source.is_file():
-            message = f"detector model file {source} is missing; set EMODET_SHARED to the folder holding face/"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
-        shutil.copyfile(source, cache / spec.filename)
-
-
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory) -> Path:
-    """A seeded model cache, set as EMODET_CACHE for the whole session."""
-    cache = tmp_path_factory.mktemp("emodet-cache")
-    seed_cache(shared_face_dir(), cache)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EMODET_CACHE", str(cache))
-        yield cache
-
 
 @pytest.fixture(scope="module", params=list_detectors())
 def detector(request):
@@ -355,7 +324,7 @@ def test_cache_hit_does_not_download(model_cache, monkeypatch):
 
 
 def test_download_verifies_and_moves_into_place(empty_cache, monkeypatch):
-    source = shared_face_dir() / "face_detection_short_range.tflite"
+    source = shared_path("face", "face_detection_short_range.tflite")
     if not source.is_file():
         pytest.skip(f"{source} missing")
     spec = model_files.MODEL_FILES["blazeface_short_range"]
@@ -382,7 +351,7 @@ def test_corrupt_cached_file_is_downloaded_again_and_offline_fails_clearly(empty
 
 
 def test_download_with_wrong_checksum_is_rejected(empty_cache, monkeypatch):
-    wrong = shared_face_dir() / "face_detection_short_range.tflite"
+    wrong = shared_path("face", "face_detection_short_range.tflite")
     if not wrong.is_file():
         pytest.skip(f"{wrong} missing")
     spec = model_files.MODEL_FILES["yunet"]

@@ -27,6 +27,10 @@ _EXPORTS = {
     "train": "emodet.training",
     "evaluate": "emodet.evaluation",
     "EvaluationReport": "emodet.evaluation",
+    "EmotionDetector": "emodet.inference.pipeline",
+    "FrameResult": "emodet.inference.results",
+    "FaceResult": "emodet.inference.results",
+    "export": "emodet.exporter",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

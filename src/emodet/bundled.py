@@ -15,7 +15,7 @@ from pathlib import Path
 from emodet.errors import ModelError
 
 MODEL_FILE = "emodet-fer2013-mobilenet_v2.keras"
-MODEL_SHA256 = ""
+MODEL_SHA256 = "ddb8917b6a8a338a7c8954557d3ac1b90fa1777fa703db40042a6b3f5c4fe0e6"
 
 
 def bundled_model_path() -> Path:

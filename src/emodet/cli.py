@@ -148,7 +148,8 @@ def _run_detect(args) -> int:
         raise EmodetError("--resume needs --jsonl or --csv: the file that records which inputs are done")
     detector = EmotionDetector(args.model, args.detector,
                                smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
-    class_names = detector.class_names  # loads the model now, so a bad --model fails before any work
+    class_names = detector.class_names  # load the model and the face detector now, so a bad --model
+    detector.face_detector  # or --detector fails before any work is done
     inputs = expand_sources(args.sources)
     if args.resume:
         done = set().union(*(done_sources(p) for p in (args.jsonl, args.csv) if p))
@@ -209,7 +210,7 @@ class _Progress:
 
         from tqdm import tqdm
 
-        show = enabled and (len(inputs) > 1 or any(i.kind != "image" for i in inputs))
+        show = enabled and sys.stderr.isatty() and (len(inputs) > 1 or any(i.kind != "image" for i in inputs))
         self.bar = tqdm(total=len(inputs), unit="input", disable=not show, file=sys.stderr, leave=False,
                         dynamic_ncols=True)
         self.clock = time.monotonic
@@ -266,7 +267,7 @@ def _add_export(verbs) -> None:
 
 
 def _run_export(args) -> int:
-    from emodet.export import export
+    from emodet.exporter import export
 
     if args.model is None:
         from emodet.bundled import bundled_model_path

@@ -3,12 +3,12 @@
 :func:`write_report` turns an :class:`~emodet.evaluation.metrics.EvaluationReport` (plus, when
 given, the model, the evaluated images and the training history) into ``NAME.html`` with every
 figure embedded as a base64 PNG and the CSS inline, so the file opens offline and can be mailed
-or archived alone. Beside it go ``NAME_figures/*.png`` (the same figures, for slides) and
-``NAME.json`` (``report.to_dict()``): every number in the page's tables is that JSON's value
-printed with :data:`DECIMALS` decimals, and carries the exact value in ``data-value``.
+or archived alone. Beside it go ``NAME_figures/*.png`` (the same figures, for slides). Every
+number in the page's tables is the value in ``report.to_dict()`` (the evaluation JSON) printed
+with :data:`DECIMALS` decimals, and carries the exact value in ``data-value``.
 
 :func:`report_run` does the same for a training run directory: it loads ``best.keras``, the
-run's data source and history, and evaluates a split first.
+run's data source and history, evaluates a split, and writes the evaluation JSON beside the page.
 
 Sections whose inputs are missing (no model: no Grad-CAM; no images: no sample grids; no
 history: no training curves) are left out, and the page says which and why.
@@ -79,14 +79,14 @@ def write_report(path: str | Path, report, *, model=None, data=None, history=Non
     figures_dir.mkdir(parents=True, exist_ok=True)
     page = render_page(inputs, title or _default_title(report), figures_dir, dpi)
     path.write_text(page, encoding="utf-8")
-    report.save_json(path.with_suffix(".json"))
     return path
 
 
 def report_run(run_dir: str | Path, split: str = "test", *, output: str | Path | None = None,
                source: str | None = None, tta: bool = False, batch_size: int = 128) -> Path:
-    """Evaluate a run's ``best.keras`` on ``split`` and write ``RUN_DIR/report-SPLIT.html``.
+    """Evaluate a run's ``best.keras`` on ``split``; write ``RUN_DIR/report-SPLIT.html`` and ``.json``.
 
+    The JSON (``report.to_dict()``) goes beside the page (``output`` with suffix ``.json``).
     ``source`` overrides the run's ``data.source`` (for a dataset that moved). Returns the path.
     """
     from emodet.data.sources import split_name
@@ -108,9 +108,11 @@ def report_run(run_dir: str | Path, split: str = "test", *, output: str | Path |
     state = recorder.RunState.load(run_dir)
     details = {"run directory": str(run_dir), "data source": source or config.data.source,
                "monitor": config.train.monitor}
-    return write_report(output or run_dir / f"report-{wanted}.html", report, model=model, data=data,
+    path = write_report(output or run_dir / f"report-{wanted}.html", report, model=model, data=data,
                         history=recorder.read_history(run_dir), best_epoch=state.best_epoch if state else None,
                         split_counts=_run_split_counts(run_dir, wanted, data.class_counts()), details=details)
+    report.save_json(path.with_suffix(".json"))
+    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,23 +243,29 @@ class _FigureWriter:
 
 def _summary(inputs: ReportInputs, figures) -> Section:
     report = inputs.report
+    about = [_text_row("model", _model_text(inputs.model)),
+             _text_row("evaluated on", f"{report.name or 'unnamed split'}: {len(report.y_true)} images"
+                       + (" (with horizontal-flip TTA)" if report.tta else "")),
+             _text_row("classes", ", ".join(report.class_names))]
+    about += [_text_row(label, text) for label, text in inputs.details.items()]
+    if inputs.best_epoch:
+        about.append(_text_row("chosen checkpoint", f"epoch {inputs.best_epoch}"))
+    body = ('<div class="pair">\n'
+            f'<table class="kv about">\n{"".join(about)}</table>\n'
+            f'<table class="kv">\n{"".join(_score_rows(report))}</table>\n'
+            "</div>\n" + _subsets_table(report))
+    return Section("summary", "Summary", body)
+
+
+def _score_rows(report) -> list[str]:
     macro, weighted = report.averaged("macro"), report.averaged("weighted")
     ece = plots.expected_calibration_error(report.probs, report.y_true, CALIBRATION_BINS)
-    rows = [_text_row("model", _model_text(inputs.model)),
-            _text_row("evaluated on", f"{report.name or 'unnamed split'}: {len(report.y_true)} images"
-                      + (" (with horizontal-flip TTA)" if report.tta else "")),
-            _text_row("classes", ", ".join(report.class_names))]
-    rows += [_text_row(label, text) for label, text in inputs.details.items()]
-    if inputs.best_epoch:
-        rows.append(_text_row("chosen checkpoint", f"epoch {inputs.best_epoch}"))
-    rows += [_number_row("accuracy", report.accuracy, "accuracy"),
-             _number_row("macro F1", macro["f1"], "macro.f1"),
-             _number_row("macro precision", macro["precision"], "macro.precision"),
-             _number_row("macro recall", macro["recall"], "macro.recall"),
-             _number_row("weighted F1", weighted["f1"], "weighted.f1"),
-             _number_row(f"expected calibration error ({CALIBRATION_BINS} bins)", ece, "ece")]
-    body = f'<table class="summary">\n{"".join(rows)}</table>\n' + _subsets_table(report)
-    return Section("summary", "Summary", body)
+    return [_number_row("accuracy", report.accuracy, "accuracy"),
+            _number_row("macro F1", macro["f1"], "macro.f1"),
+            _number_row("macro precision", macro["precision"], "macro.precision"),
+            _number_row("macro recall", macro["recall"], "macro.recall"),
+            _number_row("weighted F1", weighted["f1"], "weighted.f1"),
+            _number_row(f"expected calibration error ({CALIBRATION_BINS} bins)", ece, "ece")]
 
 
 def _subsets_table(report) -> str:
@@ -424,15 +432,17 @@ h2 { font-size: 1.2em; border-bottom: 1px solid #e1e4ea; padding-bottom: 6px; }
 h3 { font-size: 1.0em; margin-top: 20px; }
 table { border-collapse: collapse; font-size: 0.92em; margin: 8px 0 14px; }
 th, td { padding: 4px 12px; border-bottom: 1px solid #eceef2; text-align: left; vertical-align: top; }
-table.summary th { color: #4a5568; font-weight: 500; width: 300px; }
 table.scores th { background: #f0f2f6; }
+table.kv th { color: #4a5568; font-weight: 500; }
+table.about { flex: 1 1 520px; }
+table.about th { width: 140px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-monospace, "DejaVu Sans Mono",
          monospace; }
 tr.total td { font-weight: 600; background: #fafbfc; }
 figure { margin: 10px 0; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: #6b7280; font-size: 0.85em; margin-top: 4px; }
-.pair { display: flex; flex-wrap: wrap; gap: 16px; }
+.pair { display: flex; flex-wrap: wrap; gap: 16px 40px; align-items: flex-start; }
 .pair figure { flex: 1 1 520px; }
 .note { color: #4a5568; font-size: 0.9em; }
 """

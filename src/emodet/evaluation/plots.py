@@ -145,23 +145,30 @@ def confusion_matrix(report, normalize: bool = False) -> Figure:
     counts = np.asarray(report.confusion)
     values = _row_normalised(counts) if normalize else counts
     names = list(report.class_names)
-    size = 2.2 + 0.62 * len(names)
-    fig = Figure(figsize=(size + 1.0, size), layout="constrained")
+    size = 1.8 + 0.55 * len(names)
+    fig = Figure(figsize=(size + 0.9, size), layout="constrained")
     ax = fig.subplots()
     top = 1.0 if normalize else max(1, int(values.max()))
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=top)
-    ax.set_xticks(range(len(names)), labels=names, rotation=40, ha="right", rotation_mode="anchor")
-    ax.set_yticks(range(len(names)), labels=names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    # Drawn at about the size the HTML report shows it (two side by side), so fonts stay readable.
+    ax.set_xticks(range(len(names)), labels=names, rotation=40, ha="right", rotation_mode="anchor", fontsize=11)
+    ax.set_yticks(range(len(names)), labels=names, fontsize=11)
+    ax.set_xlabel("predicted class", fontsize=11)
+    ax.set_ylabel("true class", fontsize=11)
     for (i, j), value in np.ndenumerate(values):
         text = f"{value:.2f}" if normalize else f"{int(value)}"
-        ax.text(j, i, text, ha="center", va="center", fontsize=8.5,
+        ax.text(j, i, text, ha="center", va="center", fontsize=10 if len(names) <= 8 else 8,
                 color="white" if value > 0.55 * top else "black")
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class" if normalize else "images")
     kind = "row-normalised (diagonal = recall)" if normalize else "counts"
-    ax.set_title(f"Confusion matrix, {kind}\n{_describe(report)}", fontsize=10)
+    ax.set_title(f"Confusion matrix, {kind}\n{_describe(report)}", fontsize=11)
     return fig
+
+
+def _row_normalised(counts: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum; rows of a class with no images stay 0."""
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
 
 
 def per_class_metrics(report) -> Figure:
@@ -173,7 +180,7 @@ def per_class_metrics(report) -> Figure:
     fig = Figure(figsize=(max(7.0, 1.2 * len(names) + 2), 4.2), layout="constrained")
     ax = fig.subplots()
     for offset, metric in zip((-width, 0.0, width), ("precision", "recall", "f1")):
-        ax.bar(x + offset, [per_class[n][metric] for n in names], width, label=metric,
+        ax.bar(x + offset, [per_class[n][metric] for n in names], width, label=metric.replace("f1", "F1"),
                color=METRIC_COLORS[metric])
     macro_f1 = report.averaged("macro")["f1"]
     ax.axhline(macro_f1, color="#333333", ls="--", lw=1, label=f"macro F1 {macro_f1:.4f}")
@@ -252,14 +259,14 @@ def sample_predictions(images, report, n: int = 16, *, columns: int = 8, seed: i
     groups = [g for g in groups if len(g[2])]
     columns = min(columns, max(len(g[2]) for g in groups))
     heights = [math.ceil(len(g[2]) / columns) for g in groups]
-    fig = Figure(figsize=(1.55 * columns, 2.25 * sum(heights) + 0.45 * len(groups)), layout="constrained")
+    fig = Figure(figsize=(1.6 * columns, 2.4 * sum(heights) + 0.45 * len(groups)), layout="constrained")
     subfigs = np.atleast_1d(fig.subfigures(len(groups), 1, height_ratios=heights))
     for subfig, (title, color, index) in zip(subfigs, groups):
         subfig.suptitle(title, color=color, fontsize=11, fontweight="bold")
         axes = np.atleast_1d(subfig.subplots(math.ceil(len(index) / columns), columns)).ravel()
         for ax, i in zip(axes, index):
             _show_face(ax, pixels[i], frame=color)
-            ax.set_title(_top_k_title(report, i, 3), fontsize=7.5, loc="left")
+            ax.set_title(_top_k_title(report, i, 3), fontsize=8.5, loc="left")
         for ax in axes[len(index):]:
             ax.set_axis_off()
     return fig
@@ -280,8 +287,8 @@ def confused_pairs(images, report, top: int = 6, *, examples: int = 6) -> Figure
         ax.set_axis_off()
         ax.text(0.5, 0.5, "No confusions: every image was classified correctly.", ha="center", va="center")
         return fig
-    fig = Figure(figsize=(2.6 + 1.3 * examples, 1.75 * len(pairs) + 0.5), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(pairs), examples + 1, width_ratios=[2.0] + [1.0] * examples))
+    fig = Figure(figsize=(1.9 + 1.25 * examples, 1.6 * len(pairs) + 0.5), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(pairs), examples + 1, width_ratios=[1.5] + [1.0] * examples))
     names = report.class_names
     for row, (true, pred, count) in zip(axes, pairs):
         share = count / max(1, int(np.sum(report.y_true == true)))
@@ -292,7 +299,7 @@ def confused_pairs(images, report, top: int = 6, *, examples: int = 6) -> Figure
         index = index[np.argsort(-report.probs[index, pred], kind="stable")][:examples]
         for ax, i in zip(row[1:], index):
             _show_face(ax, pixels[i], frame=WRONG_COLOR)
-            ax.set_title(f"{names[pred]} {report.probs[i, pred]:.2f}", fontsize=7.5)
+            ax.set_title(f"{names[pred]} {report.probs[i, pred]:.2f}", fontsize=8.5)
         for ax in row[1 + len(index):]:
             ax.set_axis_off()
     fig.suptitle("Most confused pairs (true \u2192 predicted), most confident mistakes first")
@@ -319,8 +326,6 @@ def gradcam_grid(model, images, report, n: int = 8, *, seed: int = 0, alpha: flo
     pixels = aligned_pixels(images, report)
     _check_positive(n=n)
     index = _one_per_class(report.y_true, len(report.class_names), n, np.random.default_rng(seed))
-    if not len(index):
-        raise DataError("gradcam_grid got a report with no images; evaluate on a non-empty split")
     heat = gradcam(model, pixels[index], class_index=report.y_pred[index])
     fig = Figure(figsize=(1.6 * len(index) + 0.9, 4.4), layout="constrained")
     axes = np.atleast_2d(fig.subplots(2, len(index)).reshape(2, -1))
@@ -331,7 +336,7 @@ def gradcam_grid(model, images, report, n: int = 8, *, seed: int = 0, alpha: flo
         color = CORRECT_COLOR if pred == report.y_true[i] else WRONG_COLOR
         _show_face(axes[0, column], pixels[i], frame=color)
         axes[0, column].set_title(f"true {names[report.y_true[i]]}\npred {names[pred]} {report.probs[i, pred]:.2f}",
-                                  fontsize=7.5)
+                                  fontsize=8.5)
         _show_face(axes[1, column], pixels[i], frame=color)
         overlay = axes[1, column].imshow(heat[column], cmap="jet", alpha=alpha, vmin=0, vmax=1)
     axes[0, 0].set_ylabel("face")
@@ -353,6 +358,7 @@ def _one_per_class(y_true: np.ndarray, n_classes: int, n: int, rng) -> np.ndarra
 
 
 def aligned_pixels(images, report) -> np.ndarray:
+    """The evaluated images as a uint8 array, checked to be one per report row."""
     pixels = np.asarray(getattr(images, "images", images))
     if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[-1] not in (1, 3):
         raise ConfigError(f"images must be uint8 (N, H, W, 1|3), got {pixels.dtype} {pixels.shape}; "
@@ -360,6 +366,8 @@ def aligned_pixels(images, report) -> np.ndarray:
     if len(pixels) != len(report.y_true):
         raise DataError(f"got {len(pixels)} images for a report on {len(report.y_true)}; pass the same "
                         "images, in the same order, that the report was computed on")
+    if not len(pixels):
+        raise DataError("the report holds no images, so there are no faces to show; evaluate a non-empty split")
     return pixels
 
 
@@ -374,10 +382,11 @@ def _pick(index: np.ndarray, count: int, rng) -> np.ndarray:
 
 
 def _show_face(ax, face: np.ndarray, frame: str) -> None:
+    # Nearest-neighbour shows the pixels the model saw (FER2013 is 48x48) and keeps PNGs small.
     if face.shape[-1] == 1:
-        ax.imshow(face[..., 0], cmap="gray", vmin=0, vmax=255)
+        ax.imshow(face[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     else:
-        ax.imshow(face)
+        ax.imshow(face, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():

@@ -77,7 +77,7 @@ class TFLiteClassifier(Classifier):
     def __init__(self, path: Path, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
-        from emodet.export import sidecar_path
+        from emodet.exporter import sidecar_path
 
         sidecar = sidecar_path(path)
         meta = sidecar.read_text() if sidecar.is_file() else None

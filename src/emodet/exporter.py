@@ -24,6 +24,8 @@ def export(model, path: str | Path, format: str | None = None) -> Path:
 
     ``format`` defaults to what the suffix says: ``.onnx``, ``.tflite``, else a SavedModel directory.
     """
+    import keras
+
     from emodet.models.classifier import describe, inference_model, load_model
 
     if isinstance(model, (str, Path)):
@@ -36,16 +38,17 @@ def export(model, path: str | Path, format: str | None = None) -> Path:
     graph = inference_model(model, contract.image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = json.dumps(asdict(contract))
+    signature = [keras.InputSpec(shape=(None, contract.image_size, contract.image_size, 3), dtype="uint8")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # tf2onnx's numpy deprecations
         if format == "onnx":
-            graph.export(str(path), format="onnx", verbose=False)
+            graph.export(str(path), format="onnx", input_signature=signature, verbose=False)
             _add_onnx_metadata(path, metadata)
         elif format == "tflite":
-            graph.export(str(path), format="litert", verbose=False)
+            graph.export(str(path), format="litert", input_signature=signature, verbose=False)
             sidecar_path(path).write_text(metadata)
         else:
-            graph.export(str(path), format="tf_saved_model", verbose=False)
+            graph.export(str(path), format="tf_saved_model", input_signature=signature, verbose=False)
             (path / "emodet.json").write_text(metadata)
     return path
 

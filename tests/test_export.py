@@ -1,0 +1,73 @@
+"""Exported models (ONNX, TFLite, SavedModel) agree with Keras and run without TensorFlow."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import emodet
+from conftest import SAMPLES
+from emodet.bundled import bundled_model_path
+from emodet.errors import ConfigError, ModelError
+from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier, load_classifier
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    model = bundled_model_path()
+    return {fmt: emodet.export(model, folder / name, fmt)
+            for fmt, name in (("onnx", "m.onnx"), ("tflite", "m.tflite"), ("saved_model", "saved"))}
+
+
+@pytest.fixture(scope="module")
+def faces(fer_splits):
+    keras_classifier = load_classifier()
+    import cv2
+
+    size = keras_classifier.image_size
+    gray = fer_splits["test"].images[:32, :, :, 0]
+    return keras_classifier, np.stack([np.repeat(cv2.resize(g, (size, size))[..., None], 3, -1) for g in gray])
+
+
+@pytest.mark.parametrize("fmt, cls", [("onnx", OnnxClassifier), ("tflite", TFLiteClassifier)])
+def test_exported_probabilities_match_keras(exported, faces, fmt, cls):
+    keras_classifier, batch = faces
+    runtime = load_classifier(exported[fmt])
+    assert isinstance(runtime, cls)
+    assert (runtime.class_names, runtime.image_size, runtime.color_mode) == \
+        (keras_classifier.class_names, keras_classifier.image_size, keras_classifier.color_mode)
+    expected = keras_classifier.predict(batch)
+    assert np.abs(runtime.predict(batch) - expected).max() < 1e-4
+    assert np.abs(runtime.predict(batch[:1]) - expected[:1]).max() < 1e-4  # batch 1 after batch 32
+
+
+def test_saved_model_carries_its_contract(exported):
+    contract = json.loads((exported["saved_model"] / "emodet.json").read_text())
+    assert contract["class_names"] == list(emodet.FER7)
+    assert (exported["saved_model"] / "saved_model.pb").is_file()
+
+
+def test_detector_runs_onnx_without_tensorflow(exported, model_cache):
+    code = (
+        "import sys; from emodet import EmotionDetector; "
+        f"r = EmotionDetector({str(exported['onnx'])!r}, detector='yunet')({str(SAMPLES / 'astronaut.jpg')!r}); "
+        "assert len(r.faces) == 1, r; print(r.faces[0].label); "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() in emodet.FER7
+
+
+def test_bad_export_requests(tmp_path):
+    with pytest.raises(ConfigError, match="not supported"):
+        emodet.export(bundled_model_path(), tmp_path / "m.pt", "torchscript")
+    (tmp_path / "plain.onnx").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="cannot load ONNX model"):
+        load_classifier(tmp_path / "plain.onnx")
+    (tmp_path / "m.tflite").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="no emodet contract"):
+        load_classifier(tmp_path / "m.tflite")

@@ -1,0 +1,85 @@
+"""Video files, strides, tracking across frames, and videos or cameras that cannot be read."""
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import load_sample
+from emodet import EmotionDetector
+from emodet.errors import MediaError
+
+FPS = 10.0
+
+
+def make_video(path, frames=12, faces=1, size=(640, 480)):
+    """A real MP4 whose frames show the astronaut's face (and a second face) drifting right."""
+    face = cv2.resize(load_sample("astronaut.jpg")[40:240, 150:300], (120, 160))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
+    for i in range(frames):
+        frame = np.full((size[1], size[0], 3), 90, np.uint8)
+        frame[100:260, 40 + 4 * i:160 + 4 * i] = face
+        if faces == 2:
+            frame[200:360, 420 - 3 * i:540 - 3 * i] = face[:, ::-1]
+        writer.write(frame[..., ::-1].copy())
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def detector(model_cache):
+    return EmotionDetector(detector="yunet")
+
+
+def test_every_frame_with_timestamps_and_a_stable_track(detector, tmp_path):
+    stream = detector.stream(make_video(tmp_path / "one.mp4"))
+    results = list(stream)
+    assert stream.ended == "end" and len(results) == 12
+    assert [r.frame_index for r in results] == list(range(12))
+    assert np.allclose([r.timestamp for r in results], np.arange(12) / FPS)
+    assert all(len(r.faces) == 1 for r in results)
+    assert {r.faces[0].track_id for r in results} == {1}
+
+
+def test_stride_skips_frames(detector, tmp_path):
+    results = list(detector.stream(make_video(tmp_path / "one.mp4"), stride=3))
+    assert [r.frame_index for r in results] == [0, 3, 6, 9]
+
+
+def test_two_faces_keep_two_ids(detector, tmp_path):
+    results = list(detector.stream(make_video(tmp_path / "two.mp4", faces=2)))
+    ids = [sorted(face.track_id for face in r.faces) for r in results]
+    assert all(i == [1, 2] for i in ids)
+    left = [next(f for f in r.faces if f.track_id == results[0].faces[0].track_id).box[0] for r in results]
+    assert len(set(np.sign(np.diff(left)))) == 1  # each id follows one face in one direction
+
+
+def test_smoothing_averages_over_time(model_cache, tmp_path):
+    path = make_video(tmp_path / "one.mp4", frames=6)
+    raw = [r.faces[0].probs for r in EmotionDetector(detector="yunet", smoothing=0.0).stream(path)]
+    smooth = [r.faces[0].probs for r in EmotionDetector(detector="yunet", smoothing=0.6).stream(path)]
+    assert np.allclose(raw[0], smooth[0], atol=1e-6)  # a new track starts at its first frame's value
+    expected = raw[0]
+    for frame_probs, got in zip(raw[1:], smooth[1:]):
+        expected = 0.6 * expected + 0.4 * frame_probs
+        assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_unreadable_video_and_missing_camera(detector, tmp_path):
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video")
+    with pytest.raises(MediaError, match="cannot open video .*fake.mp4"):
+        list(detector.stream(fake))
+    with pytest.raises(MediaError, match="does not exist"):
+        list(detector.stream(tmp_path / "missing.mp4"))
+    with pytest.raises(MediaError, match="cannot open webcam 57"):
+        list(detector.stream(57))
+
+
+def test_truncated_video_keeps_the_frames_before_the_damage(detector, tmp_path):
+    path = make_video(tmp_path / "long.avi", frames=30)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    stream = detector.stream(path)
+    results = list(stream)
+    assert 0 < len(results) < 30
+    assert stream.ended != "end" and "long.avi" in stream.ended
