@@ -12,15 +12,15 @@ import pytest
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation.html_report import format_number, parse_table_values, report_run, write_report
 from emodet.evaluation.metrics import DEDUPLICATED
-from test_plots import fer2013_csv, fer_scenario
+from test_plots import fer_scenario
 
 IMG = '<img src="data:image/png;base64,'
 ALL_FIGURES = 9  # training curves, 2 confusion matrices, per-class, distribution, samples, pairs, Grad-CAM, calibration
 
 
 @pytest.fixture(scope="module")
-def scenario():
-    return fer_scenario()
+def scenario(fer_splits):
+    return fer_scenario(fer_splits)
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +119,12 @@ def test_report_refuses_images_that_are_not_the_evaluated_ones(scenario, tmp_pat
 
 
 @pytest.mark.slow
-def test_report_run_evaluates_a_run_directory(scenario, tmp_path):
+def test_report_run_evaluates_a_run_directory(scenario, fer_csv, tmp_path):
     from emodet.config import DataConfig, ModelConfig, RunConfig, TrainConfig, save_config
     from emodet.training import recorder, run
 
     run_dir = Path(scenario.fit_dir)
-    config = RunConfig(DataConfig(source=f"fer2013:{fer2013_csv()}"),
+    config = RunConfig(DataConfig(source=f"fer2013:{fer_csv}"),
                        ModelConfig(backbone="small_cnn", image_size=48, weights="none"), TrainConfig())
     target = tmp_path / "run"
     target.mkdir()

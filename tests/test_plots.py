@@ -2,13 +2,11 @@
 
 The scenario (a two-stage fit on a few hundred training faces, evaluated on 200 PublicTest
 faces of which some also occur in training) is built once per test session by
-:func:`fer_scenario`; ``test_html_report.py`` reuses it.
+:func:`fer_scenario` from conftest's ``fer_splits``; ``test_html_report.py`` reuses it.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -22,37 +20,28 @@ from emodet.errors import ConfigError, DataError
 from emodet.evaluation import plots
 from emodet.evaluation.metrics import EvaluationReport
 
-FER_CSV = Path("data") / "fer2013" / "fer2013.csv.gz"
+_BUILT: list[SimpleNamespace] = []
 
 
 # --------------------------------------------------------------------------------------------
 # The real scenario
 
 
-def fer2013_csv() -> Path:
-    """FER2013 under ``$EMODET_SHARED`` or ``../shared``; missing data fails on CI, skips elsewhere."""
-    shared = Path(os.environ.get("EMODET_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-    path = shared / FER_CSV
-    if not path.is_file():
-        message = f"FER2013 not found at {path} (set EMODET_SHARED to the folder holding data/fer2013)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-@functools.lru_cache(maxsize=1)
-def fer_scenario() -> SimpleNamespace:
+def fer_scenario(splits: dict) -> SimpleNamespace:
     """A small real evaluation: model, history, evaluated images and their report (built once)."""
+    if not _BUILT:
+        _BUILT.append(_build_scenario(splits))
+    return _BUILT[0]
+
+
+def _build_scenario(splits: dict) -> SimpleNamespace:
     import keras
 
     import emodet
     from emodet.config import TrainConfig
-    from emodet.data import load_splits
     from emodet.evaluation.metrics import evaluate
     from emodet.training.fit import fit
 
-    splits = load_splits(f"fer2013:{fer2013_csv()}")
     train = splits["train"].stratified_sample(320, seed=0)
     public = splits["val"]
     # 190 faces seen only in PublicTest and 10 whose pixels also occur in training, so the report
@@ -62,17 +51,18 @@ def fer_scenario() -> SimpleNamespace:
     val = public.take(fresh[190:350])
     keras.utils.set_random_seed(0)
     model = emodet.build_model("small_cnn", emodet.FER7, weights=None, image_size=48)
-    run_dir = Path(tempfile.mkdtemp(prefix="emodet-test-plots-"))
+    scratch = tempfile.TemporaryDirectory(prefix="emodet-test-plots-")  # removed when the session ends
+    run_dir = Path(scratch.name)
     result = fit(model, train, val, TrainConfig(head_epochs=1, finetune_epochs=1, batch_size=64), run_dir)
     report = evaluate(result.model, test)
-    return SimpleNamespace(model=result.model, fit=result, fit_dir=run_dir, test=test, report=report,
-                           counts={"train": train.class_counts(), "val": val.class_counts(),
-                                   "test": test.class_counts()})
+    return SimpleNamespace(model=result.model, fit=result, fit_dir=run_dir, scratch=scratch, test=test,
+                           report=report, counts={"train": train.class_counts(), "val": val.class_counts(),
+                                                  "test": test.class_counts()})
 
 
 @pytest.fixture(scope="module")
-def scenario() -> SimpleNamespace:
-    return fer_scenario()
+def scenario(fer_splits) -> SimpleNamespace:
+    return fer_scenario(fer_splits)
 
 
 def texts(fig: Figure) -> list[str]:
@@ -253,15 +243,18 @@ def test_gradcam_grid_overlays_one_face_per_class(scenario):
 
 
 def test_expected_calibration_error_matches_a_hand_computation():
-    probs = np.array([[0.9, 0.05, 0.05],   # confidence 0.9, correct   -> bin (0.5, 1]
-                      [0.7, 0.2, 0.1],     # confidence 0.7, wrong     -> bin (0.5, 1]
-                      [0.4, 0.35, 0.25],   # confidence 0.4, correct   -> bin (0, 0.5]
-                      [0.2, 0.3, 0.5]])    # confidence 0.5, wrong     -> bin (0, 0.5]
-    y_true = np.array([0, 1, 0, 0])
-    # bin (0, 0.5]: accuracy 0.5, confidence 0.45; bin (0.5, 1]: accuracy 0.5, confidence 0.8
-    assert plots.expected_calibration_error(probs, y_true, bins=2) == pytest.approx(0.5 * 0.05 + 0.5 * 0.3)
-    # one bin: |accuracy 0.5 - mean confidence 0.625|
-    assert plots.expected_calibration_error(probs, y_true, bins=1) == pytest.approx(0.125)
+    probs = np.array([[0.9, 0.05, 0.05],   # confidence 0.9,  correct -> bin (0.5, 1]
+                      [0.7, 0.2, 0.1],     # confidence 0.7,  wrong   -> bin (0.5, 1]
+                      [0.95, 0.03, 0.02],  # confidence 0.95, correct -> bin (0.5, 1]
+                      [0.4, 0.35, 0.25],   # confidence 0.4,  correct -> bin (0, 0.5]
+                      [0.2, 0.3, 0.5]])    # confidence 0.5,  wrong   -> bin (0, 0.5]
+    y_true = np.array([0, 1, 0, 0, 0])
+    # bin (0.5, 1]: 3 images, accuracy 2/3, confidence 0.85; bin (0, 0.5]: 2 images, accuracy 0.5, confidence 0.45
+    expected = 3 / 5 * abs(2 / 3 - 0.85) + 2 / 5 * abs(0.5 - 0.45)
+    assert plots.expected_calibration_error(probs, y_true, bins=2) == pytest.approx(expected)
+    assert expected == pytest.approx(0.13)
+    # one bin: |accuracy 3/5 - mean confidence 0.69|
+    assert plots.expected_calibration_error(probs, y_true, bins=1) == pytest.approx(0.09)
 
 
 def test_expected_calibration_error_is_zero_when_confidence_equals_accuracy():

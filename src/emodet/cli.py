@@ -84,6 +84,55 @@ def _run_train(args) -> int:
     return 0
 
 
+def _add_tune(verbs) -> None:
+    p = verbs.add_parser("tune", help="search training settings with KerasTuner (Hyperband or Bayesian)",
+                         description="Each trial is a two-stage training scored on the validation split. "
+                                     "Writes results.csv and best.yaml (for `emodet train --config`) into --tune-dir.")
+    p.add_argument("--data", help="dataset: fer2013:CSV, ferplus:FER2013_CSV,FERPLUS_CSV or folder:DIR")
+    p.add_argument("--config", type=Path, help="base settings (YAML/JSON); the search varies some of them")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--space", type=Path, help="YAML/JSON search space merged over the default one")
+    p.add_argument("--algorithm", choices=("bayesian", "hyperband"), default="bayesian")
+    p.add_argument("--trials", type=int, default=10, help="Bayesian: how many trials (default 10)")
+    p.add_argument("--max-epochs", type=int, default=9, help="Hyperband: most epochs a trial gets (default 9)")
+    p.add_argument("--budget", help="wall-clock budget, e.g. 90m or 2h: no trial starts after it")
+    p.add_argument("--tune-dir", type=Path, default=Path("runs/tune"), help="default: runs/tune")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted search in --tune-dir")
+    p.set_defaults(handler=_run_tune)
+
+
+def _run_tune(args) -> int:
+    from emodet.config import load_config
+    from emodet.training.search_space import load_space
+    from emodet.training.tuning import format_results, tune
+
+    overrides = list(args.overrides) + ([f"data.source={args.data}"] if args.data else [])
+    config = load_config(args.config, overrides)
+    if args.trials < 1 or args.max_epochs < 1:
+        raise EmodetError(f"--trials and --max-epochs must be at least 1, got {args.trials} and {args.max_epochs}")
+    result = tune(config, load_space(args.space), args.tune_dir, algorithm=args.algorithm, max_trials=args.trials,
+                  max_epochs=args.max_epochs, time_budget=parse_duration(args.budget), resume=args.resume, verbose=1)
+    print(format_results(result.rows))
+    print(f"results: {result.results_path}\nbest settings: {result.best_config_path} "
+          f"(emodet train --config {result.best_config_path})")
+    return 0
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in ``90``, ``90s``, ``30m`` or ``2h``; ``None`` for no budget."""
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise EmodetError(f"--budget must be a positive duration such as 90s, 30m or 2h, got {text!r}")
+    return seconds
+
+
 def _add_evaluate(verbs) -> None:
     p = verbs.add_parser("evaluate", help="evaluate a model on a dataset split",
                          description="Accuracy, precision, recall, F1 (macro, weighted, per class) and the "
@@ -306,7 +355,7 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_detect, _add_train, _add_evaluate, _add_export, _add_info]
+_VERBS = [_add_detect, _add_train, _add_tune, _add_evaluate, _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

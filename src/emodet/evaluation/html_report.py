@@ -23,12 +23,15 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation import plots
+
+if TYPE_CHECKING:
+    from emodet.evaluation.metrics import EvaluationReport
 
 #: Decimals for scores in the HTML tables (the JSON keeps full precision).
 DECIMALS = 4
@@ -40,7 +43,7 @@ CALIBRATION_BINS = 15
 class ReportInputs:
     """Everything a report can show; only ``report`` is required."""
 
-    report: object  # EvaluationReport
+    report: EvaluationReport
     # The evaluated images, row-aligned with the report (uint8 (N, H, W, 1|3)).
     pixels: np.ndarray | None = None
     model: object | None = None  # keras.Model
@@ -59,9 +62,10 @@ class Section:
     body: str
 
 
-def write_report(path: str | Path, report, *, model=None, data=None, history=None, best_epoch: int | None = None,
-                 split_counts: Mapping[str, Mapping[str, int]] | None = None,
-                 details: Mapping[str, str] | None = None, title: str | None = None, dpi: int = 100) -> Path:
+def write_report(path: str | Path, report: EvaluationReport, *, model=None, data=None, history=None,
+                 best_epoch: int | None = None, split_counts: Mapping[str, Mapping[str, int]] | None = None,
+                 details: Mapping[str, str] | None = None, title: str | None = None,
+                 dpi: int = 100) -> Path:
     """Write the HTML report for ``report`` to ``path`` (``.html``); return the path.
 
     ``data`` is the :class:`~emodet.data.images.LabelledImages` (or uint8 image array) the report
@@ -77,6 +81,8 @@ def write_report(path: str | Path, report, *, model=None, data=None, history=Non
                           split_counts or {report.name or "evaluated": _class_counts(report)}, dict(details or {}))
     figures_dir = path.with_name(path.stem + "_figures")
     figures_dir.mkdir(parents=True, exist_ok=True)
+    for stale in figures_dir.glob("[0-9][0-9]-*.png"):  # an earlier report's figures, which may differ
+        stale.unlink()
     page = render_page(inputs, title or _default_title(report), figures_dir, dpi)
     path.write_text(page, encoding="utf-8")
     return path
@@ -309,13 +315,9 @@ def _per_class(inputs: ReportInputs, figures) -> Section:
     rows = []
     for name, m in report.per_class.items():
         key = f"per_class.{name}"
-        rows.append(f"<tr><td>{_e(name)}</td>{_number_cell(m['precision'], key + '.precision')}"
-                    f"{_number_cell(m['recall'], key + '.recall')}{_number_cell(m['f1'], key + '.f1')}"
-                    f"{_int_cell(m['support'], key + '.support')}</tr>\n")
+        rows.append(f"<tr><td>{_e(name)}</td>{_prf_cells(m, key)}{_int_cell(m['support'], key + '.support')}</tr>\n")
     for average in ("macro", "weighted"):
-        m = report.averaged(average)
-        rows.append(f'<tr class="total"><td>{average} average</td>{_number_cell(m["precision"], average + ".precision")}'
-                    f"{_number_cell(m['recall'], average + '.recall')}{_number_cell(m['f1'], average + '.f1')}"
+        rows.append(f'<tr class="total"><td>{average} average</td>{_prf_cells(report.averaged(average), average)}'
                     f"{_int_cell(len(report.y_true), 'images')}</tr>\n")
     table = f'<table class="scores">\n{head}{"".join(rows)}</table>\n'
     return Section("per-class", "Per-class metrics",
@@ -377,6 +379,11 @@ def format_number(value: float) -> str:
 
 def _number_cell(value: float, key: str) -> str:
     return f'<td class="num" data-key="{_e(key)}" data-value="{float(value)!r}">{format_number(value)}</td>'
+
+
+def _prf_cells(metrics: Mapping[str, float], key: str) -> str:
+    """Precision, recall and F1 cells keyed ``KEY.precision`` and so on, as in the JSON."""
+    return "".join(_number_cell(metrics[m], f"{key}.{m}") for m in ("precision", "recall", "f1"))
 
 
 def _int_cell(value: int, key: str) -> str:

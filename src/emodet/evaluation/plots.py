@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -22,6 +22,11 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from emodet.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import keras
+
+    from emodet.evaluation.metrics import EvaluationReport
 
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
@@ -136,7 +141,7 @@ def _curve_legend(boundary, best_epoch) -> list[Line2D]:
 # Scores
 
 
-def confusion_matrix(report, normalize: bool = False) -> Figure:
+def confusion_matrix(report: EvaluationReport, normalize: bool = False) -> Figure:
     """The confusion matrix, rows = true class, columns = predicted class, values in the cells.
 
     ``normalize=True`` divides each row by its class's image count, so the diagonal is the
@@ -171,7 +176,7 @@ def _row_normalised(counts: np.ndarray) -> np.ndarray:
     return np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
 
 
-def per_class_metrics(report) -> Figure:
+def per_class_metrics(report: EvaluationReport) -> Figure:
     """Precision, recall and F1 per class as grouped bars; tick labels carry each class's support."""
     names = list(report.class_names)
     per_class = report.per_class
@@ -239,7 +244,8 @@ def _count_table(counts) -> tuple[list[str], list[str], np.ndarray]:
 # Faces
 
 
-def sample_predictions(images, report, n: int = 16, *, columns: int = 8, seed: int = 0) -> Figure:
+def sample_predictions(images, report: EvaluationReport, n: int = 16, *, columns: int = 8,
+                       seed: int = 0) -> Figure:
     """A grid of correctly and wrongly classified faces, each with its true label and top-3 classes.
 
     Half of the ``n`` faces are wrong predictions (fewer if there are not enough), drawn at
@@ -272,7 +278,7 @@ def sample_predictions(images, report, n: int = 16, *, columns: int = 8, seed: i
     return fig
 
 
-def confused_pairs(images, report, top: int = 6, *, examples: int = 6) -> Figure:
+def confused_pairs(images, report: EvaluationReport, top: int = 6, *, examples: int = 6) -> Figure:
     """The ``top`` most frequent (true, predicted) confusions, with counts and example faces.
 
     The examples are the most confident mistakes of each pair (highest predicted probability),
@@ -306,7 +312,7 @@ def confused_pairs(images, report, top: int = 6, *, examples: int = 6) -> Figure
     return fig
 
 
-def most_confused(report, top: int) -> list[tuple[int, int, int]]:
+def most_confused(report: EvaluationReport, top: int) -> list[tuple[int, int, int]]:
     """``(true index, predicted index, count)`` of the largest off-diagonal confusion cells."""
     counts = np.asarray(report.confusion).copy()
     np.fill_diagonal(counts, 0)
@@ -315,7 +321,8 @@ def most_confused(report, top: int) -> list[tuple[int, int, int]]:
     return [p for p in pairs if p[2] > 0]
 
 
-def gradcam_grid(model, images, report, n: int = 8, *, seed: int = 0, alpha: float = 0.45) -> Figure:
+def gradcam_grid(model: keras.Model, images, report: EvaluationReport, n: int = 8, *, seed: int = 0,
+                 alpha: float = 0.45) -> Figure:
     """Faces and their Grad-CAM heat maps for the class the report predicted.
 
     Faces are drawn one per true class in turn (so every emotion appears when ``n`` allows),
@@ -357,7 +364,7 @@ def _one_per_class(y_true: np.ndarray, n_classes: int, n: int, rng) -> np.ndarra
     return np.array(picked, dtype=int)
 
 
-def aligned_pixels(images, report) -> np.ndarray:
+def aligned_pixels(images, report: EvaluationReport) -> np.ndarray:
     """The evaluated images as a uint8 array, checked to be one per report row."""
     pixels = np.asarray(getattr(images, "images", images))
     if pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[-1] not in (1, 3):
@@ -394,7 +401,7 @@ def _show_face(ax, face: np.ndarray, frame: str) -> None:
         spine.set_linewidth(2.5)
 
 
-def _top_k_title(report, i: int, k: int) -> str:
+def _top_k_title(report: EvaluationReport, i: int, k: int) -> str:
     order = np.argsort(-report.probs[i], kind="stable")[:k]
     lines = [f"true: {report.class_names[report.y_true[i]]}"]
     lines += [f"{rank}. {report.class_names[c]} {report.probs[i, c]:.2f}" for rank, c in enumerate(order, 1)]
@@ -438,7 +445,7 @@ def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int 
     return float(np.sum(table["count"][filled] / total * gaps))
 
 
-def reliability_diagram(report, bins: int = 15) -> Figure:
+def reliability_diagram(report: EvaluationReport, bins: int = 15) -> Figure:
     """Accuracy against confidence per bin (with the gap to the diagonal) and the confidence histogram."""
     table = calibration_bins(report.probs, report.y_true, bins)
     ece = expected_calibration_error(report.probs, report.y_true, bins)
@@ -473,6 +480,6 @@ def _check_probs(probs, y_true, bins) -> tuple[np.ndarray, np.ndarray]:
     return probs, y_true
 
 
-def _describe(report) -> str:
+def _describe(report: EvaluationReport) -> str:
     name = f"{report.name}: " if getattr(report, "name", "") else ""
     return f"{name}{len(report.y_true)} images" + (", flip TTA" if getattr(report, "tta", False) else "")
