@@ -20,6 +20,9 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "test: 100 images (flip TTA)" in out
+    assert (run / "report-val.html").is_file()  # written by train
+    page = (run / "best.eval-test-tta.html").read_text()  # and by evaluate
+    assert "surprise" in page and "data:image/png;base64," in page
     saved = json.loads((run / "best.eval-test-tta.json").read_text())
     assert saved["images"] == 100 and len(saved["per_class"]) == 7
     assert f"{saved['accuracy']:.4f}" in out

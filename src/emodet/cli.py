@@ -59,6 +59,7 @@ def _add_train(verbs) -> None:
     p.add_argument("--run-dir", type=Path, help="where to write the run (default: runs/<time>-<backbone>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --run-dir")
     p.add_argument("--quiet", action="store_true", help="print one line per epoch instead of progress bars")
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to RUN_DIR/tensorboard")
     p.set_defaults(handler=_run_train)
 
 
@@ -78,7 +79,13 @@ def _run_train(args) -> int:
     config = load_config(args.config, overrides)
     run_dir = args.run_dir or default_run_dir(config)
     print(f"run directory: {run_dir}")
-    result = train(config, run_dir, resume=args.resume, verbose=2 if args.quiet else 1, log=print)
+    callbacks = []
+    if args.tensorboard:
+        import keras
+
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "tensorboard")))
+    result = train(config, run_dir, resume=args.resume, verbose=2 if args.quiet else 1, log=print,
+                   callbacks=callbacks)
     print(result.val_report.format_table())
     print(f"best epoch {result.best_epoch}; model saved to {run_dir / 'best.keras'}")
     return 0
@@ -159,8 +166,34 @@ def _run_evaluate(args) -> int:
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
     output = args.output or args.model.with_name(f"{args.model.stem}.eval-{split}{'-tta' if args.tta else ''}.json")
     report.save_json(output)
+    page = report.save_html(output.with_suffix(".html"), model=model, data=data)
     print(report.format_table())
-    print(f"written to {output}")
+    print(f"written to {output} and {page}")
+    return 0
+
+
+def _add_report(verbs) -> None:
+    p = verbs.add_parser("report", help="write an HTML report (figures, metrics, Grad-CAM) for a training run",
+                         description="Evaluate RUN_DIR/best.keras on a split of the run's dataset and write one "
+                                     "self-contained HTML page (report-SPLIT.html), its figures as PNG files and "
+                                     "the evaluation JSON into the run directory.")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `emodet train`")
+    p.add_argument("--split", default="test", help="train, val or test (FER2013: Training, PublicTest, PrivateTest)")
+    p.add_argument("--data", help="dataset, if it moved since training (default: the run's data.source)")
+    p.add_argument("--tta", action="store_true", help="average predictions with horizontally flipped images")
+    p.add_argument("--output", type=Path, help="HTML file to write (default: RUN_DIR/report-SPLIT.html)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.set_defaults(handler=_run_report)
+
+
+def _run_report(args) -> int:
+    from emodet.evaluation.html_report import report_run
+
+    if args.batch_size < 1:
+        raise EmodetError(f"--batch-size must be at least 1, got {args.batch_size}")
+    path = report_run(args.run_dir, args.split, output=args.output, source=args.data, tta=args.tta,
+                      batch_size=args.batch_size)
+    print(f"written to {path} (figures in {path.with_name(path.stem + '_figures')})")
     return 0
 
 
@@ -355,7 +388,7 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_detect, _add_train, _add_tune, _add_evaluate, _add_export, _add_info]
+_VERBS = [_add_detect, _add_train, _add_tune, _add_evaluate, _add_report, _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

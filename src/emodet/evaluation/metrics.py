@@ -87,6 +87,17 @@ class EvaluationReport:
         path.write_text(json.dumps(self.to_dict(), indent=2))
         return path
 
+    def save_html(self, path: str | Path, model=None, data=None, history=None) -> Path:
+        """Write the self-contained HTML report (figures embedded) and its PNGs in ``PATH_STEM_figures/``.
+
+        ``data`` is the LabelledImages this report was computed on (enables the face grids),
+        ``model`` enables Grad-CAM, ``history`` (history.csv rows or a FitResult/TrainResult) the
+        training curves. See :func:`emodet.evaluation.html_report.write_report`.
+        """
+        from emodet.evaluation.html_report import write_report
+
+        return write_report(path, self, model=model, data=data, history=history)
+
     def format_table(self) -> str:
         """A plain-text table: one row per class, then macro/weighted averages and accuracy."""
         width = max(12, *(len(n) for n in self.class_names))

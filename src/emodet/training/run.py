@@ -2,7 +2,7 @@
 
 The run directory holds ``config.yaml`` (the resolved settings), ``data.json`` (what was
 trained on), ``history.csv``, ``best.keras`` (the selected model, no optimizer state),
-``metrics.json`` (the best model on the validation split) and the resume files.
+``metrics.json`` and ``report-val.html`` (the best model on the validation split) and the resume files.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ CONFIG = "config.yaml"
 DATA = "data.json"
 BEST = "best.keras"
 METRICS = "metrics.json"
+REPORT = "report-val.html"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     best.save(run_dir / BEST)
     report = evaluate(best, val_data)
     (run_dir / METRICS).write_text(json.dumps({"best_epoch": result.best_epoch, "val": report.to_dict()}, indent=2))
+    report.save_html(run_dir / REPORT, model=best, data=val_data, history=result)
     return TrainResult(run_dir, best, result.history, result.best_epoch, report)
 
 
