@@ -1,5 +1,10 @@
 """Video files, strides, tracking across frames, and videos or cameras that cannot be read."""
 
+import functools
+import http.server
+import socketserver
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -83,3 +88,38 @@ def test_truncated_video_keeps_the_frames_before_the_damage(detector, tmp_path):
     results = list(stream)
     assert 0 < len(results) < 30
     assert stream.ended != "end" and "long.avi" in stream.ended
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A real HTTP server on localhost serving ``tmp_path``; yields its base URL."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_stream_over_http(detector, tmp_path, http_server):
+    make_video(tmp_path / "live.mp4", frames=8)
+    stream = detector.stream(f"{http_server}/live.mp4")
+    results = list(stream)
+    assert stream.ended == "end" and len(results) == 8
+    assert all(len(r.faces) == 1 for r in results)
+
+
+def test_stream_that_drops_is_reported_and_closed(detector, tmp_path, http_server):
+    path = make_video(tmp_path / "drop.avi", frames=30)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    stream = detector.stream(f"{http_server}/drop.avi")
+    results = list(stream)
+    assert 0 < len(results) < 30
+    assert "stopped sending frames" in stream.ended
+    with pytest.raises(MediaError, match="cannot open stream"):
+        list(detector.stream(f"{http_server}/missing.mp4"))

@@ -61,13 +61,14 @@ class FrameReader:
 
         capture, live = self._open()
         fps = self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        total = self.total_frames = 0 if live else int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        total = self.total_frames = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         started = time.monotonic()
         index, failures = 0, 0
         try:
             while True:
                 if not capture.grab():
-                    if not live and (total <= 0 or index >= total - 1):
+                    # The normal end: past the last frame a file (or a video served over HTTP) announced.
+                    if (total > 0 and index >= total - 1) or (not live and total == 0):
                         self.ended = "end"
                         return
                     failures += 1

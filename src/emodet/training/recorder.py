@@ -86,7 +86,13 @@ def read_history(run_dir: Path) -> list[dict]:
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: _number(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _number(key: str, value: str | None):
+    if value in ("", None):
+        return None
+    return int(float(value)) if key in ("epoch", "stage") else float(value)
 
 
 def append_history(run_dir: Path, row: dict) -> None:
@@ -106,7 +112,7 @@ def truncate_history(run_dir: Path, epochs: int) -> None:
     if path.is_file():
         path.unlink()
     for r in rows:
-        append_history(run_dir, {k: (int(v) if k in ("epoch", "stage") else v) for k, v in r.items()})
+        append_history(run_dir, r)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
