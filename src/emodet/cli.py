@@ -19,12 +19,14 @@ EXIT_FAILURES = 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the command talks to people, not TensorFlow's logs
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the command talks to people, not TensorFlow's logs
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    if _needs_tensorflow(args):
+        _import_tensorflow_quietly()
     try:
         return args.handler(args) or 0
     except EmodetError as exc:
@@ -33,6 +35,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"emodet {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _needs_tensorflow(args) -> bool:
+    if args.command == "info":
+        return bool(args.model)
+    if args.command == "detect":
+        exported = str(args.model or "").endswith((".onnx", ".tflite"))
+        return not (exported and args.detector in ("yunet", "blazeface"))
+    return True
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its native start-up chatter (oneDNN, CUDA probing) sent to /dev/null.
+
+    Those lines are written by C++ before any log level applies; only file descriptor 2 can
+    silence them. Python errors raised by the import still surface normally afterwards.
+    """
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass  # another backend, or none: the commands report what they miss
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +256,8 @@ def _run_detect(args) -> int:
 
     if args.stride < 1:
         raise EmodetError(f"--stride must be at least 1, got {args.stride}")
+    if args.smoothing is not None and not 0 <= args.smoothing < 1:
+        raise EmodetError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
     if args.resume and not (args.jsonl or args.csv):
         raise EmodetError("--resume needs --jsonl or --csv: the file that records which inputs are done")
     detector = EmotionDetector(args.model, args.detector,
