@@ -47,8 +47,19 @@ def main() -> None:
     model_path = _model_path(args.model)
     runtimes = _runtimes(model_path, workdir)
     print(f"machine: {os.cpu_count()} CPU cores; model {model_path.name}; medians over {args.repeats} runs\n")
+    load_table(model_path, args.repeats)
     latency_table(runtimes, args.repeats)
     fps_table(runtimes["onnx"], workdir, args.frames, args.repeats)
+
+
+def load_table(model_path: Path, repeats: int) -> None:
+    """Seconds to load the model file into a ready classifier (TensorFlow already imported)."""
+    from emodet.inference.runtime import load_classifier
+
+    load_classifier(model_path)  # warm-up: imports, first graph
+    times = [_timed(load_classifier, model_path) for _ in range(repeats)]
+    print(f"Model load ({model_path.stat().st_size / 1e6:.1f} MB): median {statistics.median(times):.2f} s, "
+          f"max {max(times):.2f} s\n")
 
 
 def latency_table(runtimes: dict, repeats: int) -> None:
