@@ -29,7 +29,7 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["train", "--backbone", "small_cnn"], "no training data given"),
+    (["train", "--backbone", "small_cnn"], "no data given"),
     (["train", "--data", "fer2013:/no/such.csv"], "/no/such.csv does not exist"),
     (["train", "--data", "csv:/x"], "is not understood"),
     (["train", "--data", "fer2013:x", "--set", "train.lr=1"], "unknown key in section 'train' 'lr'"),

@@ -105,7 +105,7 @@ def report_run(run_dir: str | Path, split: str = "test", *, output: str | Path |
         raise ConfigError(f"{run_dir} holds no {run.BEST}; pass the run directory of a finished `emodet train`")
     config = _run_config(run_dir)
     wanted = split_name(split)
-    splits = _run_splits(config, source)
+    splits = run.load_run_splits(config, source)
     if wanted not in splits:
         raise DataError(f"{source or config.data.source} has no {wanted!r} split; it has {', '.join(splits)}")
     data = splits[wanted]
@@ -173,19 +173,6 @@ def _run_config(run_dir: Path):
     if not (run_dir / run.CONFIG).is_file():
         raise ConfigError(f"{run_dir} holds no {run.CONFIG}; pass the run directory of an `emodet train`")
     return from_dict(read_config_file(run_dir / run.CONFIG))
-
-
-def _run_splits(config, source: str | None) -> dict:
-    """The splits of the run's data source, loaded with the run's own settings."""
-    from emodet.data.sources import load_splits
-    from emodet.models.backbones import get_backbone
-
-    spec = source or config.data.source
-    if not spec:
-        raise ConfigError("the run's config names no data.source; pass one (e.g. --data fer2013:PATH)")
-    return load_splits(spec, image_size=config.model.image_size or get_backbone(config.model.backbone).input_size,
-                       soft_targets=config.data.soft_targets, val_fraction=config.data.val_fraction,
-                       test_fraction=config.data.test_fraction, seed=config.train.seed)
 
 
 def _run_split_counts(run_dir: Path, evaluated: str, counts: dict[str, int]) -> dict[str, dict[str, int]]:

@@ -74,19 +74,25 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
 
 def load_training_data(config: RunConfig) -> tuple[LabelledImages, LabelledImages]:
     """The (possibly limited) training and validation splits named by ``config.data``."""
-    if not config.data.source:
-        raise ConfigError("no training data given; pass --data fer2013:PATH (or ferplus:..., folder:...) "
-                          "or set data.source in the config file")
-    spec = get_backbone(config.model.backbone)
-    splits = load_splits(config.data.source, image_size=config.model.image_size or spec.input_size,
-                         soft_targets=config.data.soft_targets, val_fraction=config.data.val_fraction,
-                         test_fraction=config.data.test_fraction, seed=config.train.seed)
+    splits = load_run_splits(config)
     if "val" not in splits or len(splits["val"]) == 0:
         raise DataError(f"{config.data.source} has no validation images; training selects its checkpoint "
                         "on them (set data.val_fraction above 0 for folder sources)")
     train = splits["train"].stratified_sample(config.data.train_limit, config.train.seed)
     val = splits["val"].stratified_sample(config.data.val_limit, config.train.seed + 1)
     return train, val
+
+
+def load_run_splits(config: RunConfig, source: str | None = None) -> dict[str, LabelledImages]:
+    """Every split of ``source`` (default: ``config.data.source``), loaded with the run's settings."""
+    source = source or config.data.source
+    if not source:
+        raise ConfigError("no data given; pass --data fer2013:PATH (or ferplus:..., folder:...) "
+                          "or set data.source in the config file")
+    spec = get_backbone(config.model.backbone)
+    return load_splits(source, image_size=config.model.image_size or spec.input_size,
+                       soft_targets=config.data.soft_targets, val_fraction=config.data.val_fraction,
+                       test_fraction=config.data.test_fraction, seed=config.train.seed)
 
 
 def strip_training_state(model: keras.Model) -> keras.Model:
