@@ -90,3 +90,21 @@ def test_run_directory_and_config_mismatch_on_resume(fer_csv, tmp_path):
         train(changed, tmp_path / "run", resume=True)
     np.testing.assert_allclose(result.model.predict(np.zeros((1, 48, 48, 3), np.uint8), verbose=0).sum(), 1.0,
                                rtol=1e-5)
+
+
+def test_class_weights_reach_every_batch(fer_splits):
+    from emodet.data.feed import ImageBatches, balanced_class_weights
+
+    rows = fer_splits["train"].stratified_sample(1000, seed=2)
+    weights = balanced_class_weights(rows.labels, 7)
+    counts = np.bincount(rows.labels, minlength=7)
+    assert np.allclose(weights, len(rows) / (7 * counts))  # scikit-learn's "balanced"
+    assert weights[1] > 5 * weights[3]  # disgust (rare) outweighs happy (common)
+    batches = ImageBatches(rows, 100, shuffle=True, seed=0, class_weights=weights)
+    images, targets, sample_weights = batches[0]
+    assert images.shape == (100, 48, 48, 3) and images.dtype == np.uint8
+    assert np.allclose(sample_weights, weights[np.argmax(targets, axis=1)])
+    first_order = batches.order.copy()
+    batches.on_epoch_end()
+    assert not np.array_equal(first_order, batches.order)  # reshuffled each epoch, reproducibly
+    assert np.array_equal(ImageBatches(rows, 100, shuffle=True, seed=0, epoch=1).order, batches.order)

@@ -58,6 +58,9 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     train_data, val_data = load_training_data(config)
     say(f"data: {len(train_data)} training and {len(val_data)} validation images, "
         f"classes {', '.join(train_data.class_names)}")
+    skipped = _skipped(train_data, val_data)
+    if skipped:
+        say(f"skipped {len(skipped)} unreadable file(s), listed in {run_dir / DATA}; e.g. {skipped[0][1]}")
     _write_data_summary(run_dir, config, train_data, val_data)
 
     keras.utils.set_random_seed(config.train.seed)
@@ -132,6 +135,11 @@ def _write_data_summary(run_dir: Path, config: RunConfig, train: LabelledImages,
         "class_names": list(train.class_names),
         "train": {"images": len(train), "class_counts": train.class_counts()},
         "val": {"images": len(val), "class_counts": val.class_counts()},
-        "skipped": [list(s) for s in train.skipped],
+        "skipped": [list(s) for s in _skipped(train, val)],
     }
     (run_dir / DATA).write_text(json.dumps(summary, indent=2))
+
+
+def _skipped(*splits: LabelledImages) -> list[tuple[str, str]]:
+    """Unreadable inputs of the given splits, each listed once."""
+    return list(dict.fromkeys(item for split in splits for item in split.skipped))
