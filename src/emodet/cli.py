@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emodet {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"emodet {args.command}: interrupted", file=sys.stderr)
+        hint = f"; continue with: emodet train --run-dir {args.run_dir} --resume" \
+            if args.command == "train" and args.run_dir else ""
+        print(f"emodet {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 
@@ -107,7 +109,7 @@ def _run_train(args) -> int:
     if args.resume and args.config is None and (args.run_dir / "config.yaml").is_file():
         args.config = args.run_dir / "config.yaml"
     config = load_config(args.config, overrides)
-    run_dir = args.run_dir or default_run_dir(config)
+    run_dir = args.run_dir = args.run_dir or default_run_dir(config)
     print(f"run directory: {run_dir}")
     callbacks = []
     if args.tensorboard:
