@@ -43,6 +43,8 @@ def test_bayesian_search_table_best_config_and_resume(base_config, tmp_path):
     # Resuming with a larger budget runs only the missing trial.
     with pytest.raises(ConfigError, match="already holds a search"):
         tune(base_config, SPACE, tmp_path, max_trials=3)
+    with pytest.raises(ConfigError, match="train.batch_size is 50 there and 25 here"):
+        tune(base_config.replace(train={"batch_size": 25}), SPACE, tmp_path, max_trials=3, resume=True)
     resumed = tune(base_config, SPACE, tmp_path, algorithm="bayesian", max_trials=3, resume=True)
     assert len(resumed.rows) == 3
     assert {r.trial for r in first.rows} < {r.trial for r in resumed.rows}

@@ -55,8 +55,7 @@ def tune(config: RunConfig, space: dict, tune_dir: str | Path, *, algorithm: str
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"tuning algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     tune_dir = Path(tune_dir)
-    if (tune_dir / PROJECT).is_dir() and not resume:
-        raise ConfigError(f"{tune_dir} already holds a search; pass --resume to continue it or choose another --tune-dir")
+    _prepare_tune_dir(tune_dir, config, space, resume)
     train, val = load_training_data(config)
     hypermodel = _TrialModel(config, space, train.class_names, tune_dir / "trials", verbose)
     oracle = _oracle(algorithm, max_trials, max_epochs, config.train.seed, time_budget)
@@ -64,6 +63,32 @@ def tune(config: RunConfig, space: dict, tune_dir: str | Path, *, algorithm: str
                    overwrite=False)
     tuner.search(train, val, verbose=verbose)
     return _summarise(tuner, config, space, tune_dir)
+
+
+def _prepare_tune_dir(tune_dir: Path, config: RunConfig, space: dict, resume: bool) -> None:
+    """Record the base config and space of a new search; check a resumed one searches the same."""
+    import json
+
+    from emodet.config import from_dict, read_config_file
+    from emodet.training.run import config_differences
+
+    base, space_file = tune_dir / "base.yaml", tune_dir / "space.json"
+    if not resume:
+        if (tune_dir / PROJECT).is_dir():
+            raise ConfigError(f"{tune_dir} already holds a search; pass --resume to continue it "
+                              "or choose another --tune-dir")
+        tune_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, base)
+        space_file.write_text(json.dumps(space, indent=1, sort_keys=True))
+        return
+    if not base.is_file():
+        raise ConfigError(f"cannot resume: {tune_dir} holds no search (no base.yaml); start one without --resume")
+    differences = config_differences(from_dict(read_config_file(base)), config)
+    if json.loads(space_file.read_text()) != json.loads(json.dumps(space)):
+        differences.append("the search space differs")
+    if differences:
+        raise ConfigError(f"cannot resume the search in {tune_dir}: " + "; ".join(differences)
+                          + ". Resume with the same settings and space, or start a new --tune-dir")
 
 
 def apply_values(config: RunConfig, values: dict) -> RunConfig:
