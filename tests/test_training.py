@@ -108,3 +108,13 @@ def test_class_weights_reach_every_batch(fer_splits):
     batches.on_epoch_end()
     assert not np.array_equal(first_order, batches.order)  # reshuffled each epoch, reproducibly
     assert np.array_equal(ImageBatches(rows, 100, shuffle=True, seed=0, epoch=1).order, batches.order)
+
+
+def test_a_from_scratch_backbone_keeps_batchnorm_training(fer_splits, tmp_path):
+    train_rows, val_rows = _tiny(fer_splits)
+    model = build_model("small_cnn", train_rows.class_names, weights=None, augment=0)
+    result = fit(model, train_rows, val_rows, TrainConfig(head_epochs=0, finetune_epochs=1, batch_size=64), tmp_path)
+    batchnorm = [layer for layer in result.model.get_layer("backbone").layers
+                 if isinstance(layer, keras.layers.BatchNormalization)]
+    assert batchnorm and all(layer.trainable for layer in batchnorm)
+    assert not np.allclose(batchnorm[0].moving_mean.numpy(), 0.0)  # statistics were learned

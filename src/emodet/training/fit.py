@@ -92,11 +92,16 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
 
 
 def _open_for_finetuning(model: keras.Model, unfreeze_blocks: int) -> int:
+    """Unfreeze the top blocks of a pretrained backbone; leave a never-frozen one as it is.
+
+    A backbone that was trainable from the start was randomly initialised: it is trained whole,
+    BatchNorm included, since it has no pretrained statistics to protect.
+    """
+    backbone = model.get_layer("backbone")
+    if backbone.trainable and all(layer.trainable for layer in backbone.layers):
+        return len(backbone.trainable_weights)
     spec = get_backbone(describe(model).backbone)
-    blocks = spec.finetune_blocks if unfreeze_blocks < 0 else unfreeze_blocks
-    if not spec.pretrained:
-        blocks = -1  # a randomly initialised backbone is trained whole
-    return unfreeze_top_blocks(model, blocks)
+    return unfreeze_top_blocks(model, spec.finetune_blocks if unfreeze_blocks < 0 else unfreeze_blocks)
 
 
 def _compile(model: keras.Model, config: TrainConfig, lr: float, decay_steps: int) -> None:
