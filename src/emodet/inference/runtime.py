@@ -71,6 +71,9 @@ class OnnxClassifier(Classifier):
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        # Idle worker threads would otherwise spin between calls and steal the face detector's CPU
+        # (measured: 37 -> 45 frames per second end to end with YuNet on 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
