@@ -102,15 +102,15 @@ def apply_values(config: RunConfig, values: dict) -> RunConfig:
 
 
 def format_results(rows: list[TrialRow]) -> str:
+    """The trials as an aligned text table, best first."""
     keys = sorted({k for row in rows for k in row.settings})
-    header = ["trial", "score", "seconds", "status", *keys]
-    lines = ["  ".join(header)]
+    table = [["trial", "score", "seconds", "status", *keys]]
     for row in rows:
-        score = "-" if row.score is None else f"{row.score:.4f}"
-        seconds = "-" if row.seconds is None else f"{row.seconds:.0f}"
-        values = [_short(row.settings.get(k)) for k in keys]
-        lines.append("  ".join([row.trial, score, seconds, row.status, *values]))
-    return "\n".join(lines)
+        table.append([row.trial, "-" if row.score is None else f"{row.score:.4f}",
+                      "-" if row.seconds is None else f"{row.seconds:.0f}", row.status,
+                      *(_short(row.settings.get(k)) for k in keys)])
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in table)
 
 
 class _TrialModel(keras_tuner.HyperModel):
