@@ -10,7 +10,7 @@ from emodet.cli import main
 def test_train_then_evaluate(small_fer_csv, tmp_path, capsys):
     run = tmp_path / "run"
     code = main(["train", "--data", f"fer2013:{small_fer_csv}", "--backbone", "small_cnn", "--run-dir", str(run),
-                 "--quiet", "--set", "model.weights=none", "--set", "train.head_epochs=1",
+                 "--quiet", "--tensorboard", "--set", "model.weights=none", "--set", "train.head_epochs=1",
                  "--set", "train.finetune_epochs=1", "--set", "train.batch_size=50"])
     assert code == 0
     out = capsys.readouterr().out
@@ -21,6 +21,7 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "test: 100 images (flip TTA)" in out
     assert (run / "report-val.html").is_file()  # written by train
+    assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
     page = (run / "best.eval-test-tta.html").read_text()  # and by evaluate
     assert "surprise" in page and "data:image/png;base64," in page
     saved = json.loads((run / "best.eval-test-tta.json").read_text())
