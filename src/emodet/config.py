@@ -39,7 +39,8 @@ class ModelConfig:
     image_size: int = 0
     # "grayscale" converts every input to luma (FER2013 is grayscale), "rgb" keeps colour.
     color_mode: str = "grayscale"
-    # "imagenet", "none" (random init) or a path to a weights file.
+    # "imagenet", "none" (random init) or a path to a .weights.h5 file of the same architecture
+    # (to continue from an earlier model; nothing is frozen then).
     weights: str = "imagenet"
     # Dropout rate before the classification layer.
     dropout: float = 0.3
