@@ -110,3 +110,35 @@ def load_sample(name: str) -> np.ndarray:
     from emodet.imageio import read_image
 
     return read_image(SAMPLES / name)
+
+
+@pytest.fixture(scope="session")
+def scenario(fer_splits):
+    """A small real evaluation for the figure and report tests: a small CNN fitted briefly on 320
+    FER2013 training faces, evaluated on 200 PublicTest faces (10 of them also in training)."""
+    import tempfile
+    from types import SimpleNamespace
+
+    import keras
+
+    import emodet
+    from emodet.config import TrainConfig
+    from emodet.evaluation.metrics import evaluate
+    from emodet.training.fit import fit
+
+    train = fer_splits["train"].stratified_sample(320, seed=0)
+    public = fer_splits["val"]
+    # 190 faces seen only in PublicTest and 10 whose pixels also occur in training, so the report
+    # carries its de-duplicated subset.
+    fresh, duplicated = np.flatnonzero(~public.in_train), np.flatnonzero(public.in_train)
+    test = public.take(np.sort(np.concatenate([fresh[:190], duplicated[:10]])))
+    val = public.take(fresh[190:350])
+    keras.utils.set_random_seed(0)
+    model = emodet.build_model("small_cnn", emodet.FER7, weights=None, image_size=48)
+    scratch = tempfile.TemporaryDirectory(prefix="emodet-test-plots-")  # removed when the session ends
+    run_dir = Path(scratch.name)
+    result = fit(model, train, val, TrainConfig(head_epochs=1, finetune_epochs=1, batch_size=64), run_dir)
+    report = evaluate(result.model, test)
+    yield SimpleNamespace(model=result.model, fit=result, fit_dir=run_dir, scratch=scratch, test=test,
+                          report=report, counts={"train": train.class_counts(), "val": val.class_counts(),
+                                                 "test": test.class_counts()})

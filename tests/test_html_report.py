@@ -1,4 +1,4 @@
-"""The self-contained HTML report, written from the real FER2013 scenario of ``test_plots.py``."""
+"""The self-contained HTML report, written from the real FER2013 scenario (conftest's ``scenario``)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,10 @@ import pytest
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation.html_report import format_number, parse_table_values, report_run, write_report
 from emodet.evaluation.metrics import DEDUPLICATED
-from test_plots import fer_scenario
 
 IMG = '<img src="data:image/png;base64,'
 ALL_FIGURES = 9  # training curves, 2 confusion matrices, per-class, distribution, samples, pairs, Grad-CAM, calibration
 
-
-@pytest.fixture(scope="module")
-def scenario(fer_splits):
-    return fer_scenario(fer_splits)
 
 
 @pytest.fixture(scope="module")

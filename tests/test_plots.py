@@ -2,15 +2,13 @@
 
 The scenario (a two-stage fit on a few hundred training faces, evaluated on 200 PublicTest
 faces of which some also occur in training) is built once per test session by
-:func:`fer_scenario` from conftest's ``fer_splits``; ``test_html_report.py`` reuses it.
+conftest's ``scenario`` fixture; ``test_html_report.py`` uses it too.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,51 +17,6 @@ from matplotlib.figure import Figure
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation import plots
 from emodet.evaluation.metrics import EvaluationReport
-
-_BUILT: list[SimpleNamespace] = []
-
-
-# --------------------------------------------------------------------------------------------
-# The real scenario
-
-
-def fer_scenario(splits: dict) -> SimpleNamespace:
-    """A small real evaluation: model, history, evaluated images and their report (built once)."""
-    if not _BUILT:
-        _BUILT.append(_build_scenario(splits))
-    return _BUILT[0]
-
-
-def _build_scenario(splits: dict) -> SimpleNamespace:
-    import keras
-
-    import emodet
-    from emodet.config import TrainConfig
-    from emodet.evaluation.metrics import evaluate
-    from emodet.training.fit import fit
-
-    train = splits["train"].stratified_sample(320, seed=0)
-    public = splits["val"]
-    # 190 faces seen only in PublicTest and 10 whose pixels also occur in training, so the report
-    # carries its de-duplicated subset.
-    fresh, duplicated = np.flatnonzero(~public.in_train), np.flatnonzero(public.in_train)
-    test = public.take(np.sort(np.concatenate([fresh[:190], duplicated[:10]])))
-    val = public.take(fresh[190:350])
-    keras.utils.set_random_seed(0)
-    model = emodet.build_model("small_cnn", emodet.FER7, weights=None, image_size=48)
-    scratch = tempfile.TemporaryDirectory(prefix="emodet-test-plots-")  # removed when the session ends
-    run_dir = Path(scratch.name)
-    result = fit(model, train, val, TrainConfig(head_epochs=1, finetune_epochs=1, batch_size=64), run_dir)
-    report = evaluate(result.model, test)
-    return SimpleNamespace(model=result.model, fit=result, fit_dir=run_dir, scratch=scratch, test=test,
-                           report=report, counts={"train": train.class_counts(), "val": val.class_counts(),
-                                                  "test": test.class_counts()})
-
-
-@pytest.fixture(scope="module")
-def scenario(fer_splits) -> SimpleNamespace:
-    return fer_scenario(fer_splits)
-
 
 def texts(fig: Figure) -> list[str]:
     """Every text drawn in the figure: titles, labels, tick labels, cell values, legends."""
