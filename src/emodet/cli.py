@@ -378,7 +378,9 @@ def _add_export(verbs) -> None:
                                      "in `emodet detect --model` without TensorFlow (ONNX, TFLite).")
     p.add_argument("model", nargs="?", help="a .keras model (default: the bundled model)")
     p.add_argument("--format", choices=("onnx", "tflite", "saved_model"), required=True)
-    p.add_argument("--output", type=Path, help="output file or directory (default: beside the model)")
+    p.add_argument("--output", type=Path,
+                   help="output file or directory (default: the model's file name with the format's suffix, "
+                        "in the current directory)")
     p.set_defaults(handler=_run_export)
 
 
