@@ -75,14 +75,15 @@ def _evaluate(name: str, data, tta: bool, cache: Path):
 
 
 def _print_table(rows, n_val: int, n_test: int, n_dedup: int) -> None:
-    header = (f"{'model':<40} {'PublicTest':>10} {'PrivateTest':>11} {'Private dedup':>13} "
+    width = max([len("model")] + [len(row[0]) for row in rows])
+    header = (f"{'model':<{width}} {'PublicTest':>10} {'PrivateTest':>11} {'Private dedup':>13} "
               f"{'macro-F1':>9} {'seconds':>8}")
     print(f"FER2013, accuracy; PublicTest {n_val} images, PrivateTest {n_test}, "
           f"PrivateTest without Training duplicates {n_dedup}; macro-F1 on PrivateTest")
     print(header)
     print("-" * len(header))
     for label, val, test, dedup, f1, seconds in rows:
-        print(f"{label:<40} {val:10.4f} {test:11.4f} {dedup:13.4f} {f1:9.4f} {seconds:8.1f}")
+        print(f"{label:<{width}} {val:10.4f} {test:11.4f} {dedup:13.4f} {f1:9.4f} {seconds:8.1f}")
 
 
 if __name__ == "__main__":
