@@ -67,10 +67,10 @@ def _evaluate(name: str, data, tta: bool, cache: Path):
         if tta:
             probs = (probs + classifier.predict(gray[:, :, ::-1])) / 2
         return report_from_probs(data, probs, tta=tta)
-    from emodet.bundled import bundled_model_path
+    from emodet.bundled import load_bundled_model
     from emodet.models import load_model
 
-    model = load_model(bundled_model_path() if name == "bundled" else name)
+    model = load_bundled_model() if name == "bundled" else load_model(name)
     return evaluate(model, data, tta=tta)
 
 

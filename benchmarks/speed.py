@@ -44,21 +44,21 @@ def main() -> None:
     args = parser.parse_args()
     _seed_detector_cache()
     workdir = Path(tempfile.mkdtemp(prefix="emodet-speed-"))
-    model_path = _model_path(args.model)
-    runtimes = _runtimes(model_path, workdir)
-    print(f"machine: {os.cpu_count()} CPU cores; model {model_path.name}; medians over {args.repeats} runs\n")
-    load_table(model_path, args.repeats)
+    model, label, size_mb = _model(args.model)
+    runtimes = _runtimes(model, workdir)
+    print(f"machine: {os.cpu_count()} CPU cores; model {label}; medians over {args.repeats} runs\n")
+    load_table(model, size_mb, args.repeats)
     latency_table(runtimes, args.repeats)
     fps_table(runtimes, workdir, args.frames, args.repeats)
 
 
-def load_table(model_path: Path, repeats: int) -> None:
-    """Seconds to load the model file into a ready classifier (TensorFlow already imported)."""
+def load_table(model: Path | None, size_mb: float, repeats: int) -> None:
+    """Seconds to load the model file(s) into a ready classifier (TensorFlow already imported)."""
     from emodet.inference.runtime import load_classifier
 
-    load_classifier(model_path)  # warm-up: imports, first graph
-    times = [_timed(load_classifier, model_path) for _ in range(repeats)]
-    print(f"Model load ({model_path.stat().st_size / 1e6:.1f} MB): median {statistics.median(times):.2f} s, "
+    load_classifier(model)  # warm-up: imports, first graph
+    times = [_timed(load_classifier, model) for _ in range(repeats)]
+    print(f"Model load ({size_mb:.1f} MB): median {statistics.median(times):.2f} s, "
           f"max {max(times):.2f} s\n")
 
 
@@ -159,22 +159,26 @@ def _make_video(path: Path, faces: int, frames: int) -> Path:
     return path
 
 
-def _model_path(name: str) -> Path:
+def _model(name: str) -> tuple[Path | None, str, float]:
+    """What load_classifier takes (None: the bundled model), a label and the size on disk in MB."""
     if name == "bundled":
-        from emodet.bundled import bundled_model_path
+        from emodet.bundled import MODEL_NAME, bundled_model_paths
 
-        return bundled_model_path()
-    return Path(name)
+        paths = bundled_model_paths()
+        return None, f"{MODEL_NAME} (bundled: {' + '.join(p.name for p in paths)})", \
+            sum(p.stat().st_size for p in paths) / 1e6
+    return Path(name), Path(name).name, Path(name).stat().st_size / 1e6
 
 
-def _runtimes(model_path: Path, workdir: Path) -> dict:
+def _runtimes(model: Path | None, workdir: Path) -> dict:
     from emodet.exporter import export
     from emodet.inference.runtime import load_classifier
 
+    keras_classifier = load_classifier(model)
     return {
-        "keras": load_classifier(model_path),
-        "onnx": load_classifier(export(model_path, workdir / "model.onnx")),
-        "tflite": load_classifier(export(model_path, workdir / "model.tflite")),
+        "keras": keras_classifier,
+        "onnx": load_classifier(export(keras_classifier.model, workdir / "model.onnx")),
+        "tflite": load_classifier(export(keras_classifier.model, workdir / "model.tflite")),
     }
 
 

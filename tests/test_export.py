@@ -9,7 +9,7 @@ import pytest
 
 import emodet
 from conftest import SAMPLES
-from emodet.bundled import bundled_model_path
+from emodet.bundled import bundled_model_paths, load_bundled_model
 from emodet.errors import ConfigError, ModelError
 from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier, load_classifier
 
@@ -17,7 +17,7 @@ from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier, load_clas
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
-    model = bundled_model_path()
+    model = load_bundled_model()
     return {fmt: emodet.export(model, folder / name, fmt)
             for fmt, name in (("onnx", "m.onnx"), ("tflite", "m.tflite"), ("saved_model", "saved"))}
 
@@ -64,7 +64,7 @@ def test_detector_runs_onnx_without_tensorflow(exported, model_cache):
 
 def test_bad_export_requests(tmp_path):
     with pytest.raises(ConfigError, match="not supported"):
-        emodet.export(bundled_model_path(), tmp_path / "m.pt", "torchscript")
+        emodet.export(bundled_model_paths()[0], tmp_path / "m.pt", "torchscript")
     (tmp_path / "plain.onnx").write_bytes(b"garbage")
     with pytest.raises(ModelError, match="cannot load ONNX model"):
         load_classifier(tmp_path / "plain.onnx")

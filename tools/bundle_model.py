@@ -1,11 +1,11 @@
-"""Package a run's best model as the bundled default model.
+"""Package a run's best model as a member of the bundled default model.
 
     python tools/bundle_model.py runs/bundled            # a finished run (best.keras)
     python tools/bundle_model.py runs/bundled --partial  # a running one: last.keras + best.weights.h5
 
-Saves the inference graph (no augmentation layers, no optimizer) into src/emodet/assets/models/,
-evaluates it once on FER2013 PrivateTest, and prints the sha256 and accuracy to record in
-src/emodet/bundled.py (MODEL_SHA256, PRIVATE_TEST_ACCURACY) and docs/MODEL_CARD.md.
+Saves the inference graph (no augmentation layers, no optimizer) into src/emodet/assets/models/
+as emodet-fer2013-<backbone>.keras, evaluates it once on FER2013 PrivateTest, and prints the
+sha256 and accuracy to record in src/emodet/bundled.py (MODEL_FILES) and docs/MODEL_CARD.md.
 """
 
 import argparse
@@ -16,10 +16,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from emodet.bundled import MODEL_FILE  # noqa: E402
+from emodet.bundled import MODEL_NAME  # noqa: E402
 from emodet.data import load_split  # noqa: E402
 from emodet.evaluation.metrics import evaluate  # noqa: E402
-from emodet.models.classifier import inference_model, load_model  # noqa: E402
+from emodet.models.classifier import describe, inference_model, load_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared")) / "data" / "fer2013" / "fer2013.csv.gz"
@@ -36,10 +36,10 @@ if args.partial:
         model.load_weights(args.run_dir / "best.weights.h5")
 else:
     model = load_model(args.run_dir / "best.keras")
-target = REPO / "src" / "emodet" / "assets" / "models" / MODEL_FILE
+target = REPO / "src" / "emodet" / "assets" / "models" / f"{MODEL_NAME}-{describe(model).backbone}.keras"
 inference_model(model).save(target)
 report = evaluate(load_model(target), load_split(f"fer2013:{DATA}", "test"))
 print(report.format_table())
 print(f"{target}: {target.stat().st_size / 1e6:.1f} MB")
-print(f'MODEL_SHA256 = "{hashlib.sha256(target.read_bytes()).hexdigest()}"')
-print(f"PRIVATE_TEST_ACCURACY = {report.accuracy:.4f}")
+print(f'"{target.name}": "{hashlib.sha256(target.read_bytes()).hexdigest()}"')
+print(f"PrivateTest accuracy of this member alone: {report.accuracy:.4f}")

@@ -387,15 +387,16 @@ def _add_export(verbs) -> None:
 def _run_export(args) -> int:
     from emodet.exporter import export
 
-    if args.model is None:
-        from emodet.bundled import bundled_model_path
-
-        args.model = bundled_model_path()
-    source = Path(args.model)
     suffix = {"onnx": ".onnx", "tflite": ".tflite", "saved_model": "_saved_model"}[args.format]
-    output = args.output or Path(source.stem + suffix)
-    written = export(source, output, args.format)
-    print(f"exported {source} to {written}")
+    if args.model is None:
+        from emodet.bundled import MODEL_NAME, load_bundled_model
+
+        source, name, stem = load_bundled_model(), "the bundled model", MODEL_NAME
+    else:
+        source = name = Path(args.model)
+        stem = source.stem
+    written = export(source, args.output or Path(stem + suffix), args.format)
+    print(f"exported {name} to {written}")
     return 0
 
 

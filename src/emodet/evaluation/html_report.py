@@ -338,9 +338,15 @@ def _gradcam(inputs: ReportInputs, figures) -> Section | str:
 
     if keras.backend.backend() != "tensorflow":
         return f"Grad-CAM (needs the TensorFlow backend, Keras runs on {keras.backend.backend()})"
-    fig = plots.gradcam_grid(inputs.model, inputs.pixels, inputs.report)
+    from emodet.models.ensemble import ensemble_members
+
+    model = (ensemble_members(inputs.model) or [inputs.model])[0]
+    fig = plots.gradcam_grid(model, inputs.pixels, inputs.report)
     note = ('<p class="note">Grad-CAM weights the backbone\'s last feature map by the gradient of the predicted '
             "class's log-probability: warm colours mark the regions that raised it.</p>")
+    if model is not inputs.model:
+        note += (f'<p class="note">The model is an ensemble; the maps show where its first member, '
+                 f"{_e(model.name)}, found evidence for the class the ensemble predicted.</p>")
     return Section("gradcam", "Grad-CAM", note + figures(fig, "gradcam", "Grad-CAM heat maps"))
 
 

@@ -126,9 +126,9 @@ def load_classifier(model=None) -> Classifier:
     if isinstance(model, Classifier):
         return model
     if model is None:
-        from emodet.bundled import bundled_model_path
+        from emodet.bundled import load_bundled_model
 
-        model = bundled_model_path()
+        model = load_bundled_model()
     if not isinstance(model, (str, Path)):
         return KerasClassifier(model)
     path = Path(model).expanduser()

@@ -73,7 +73,18 @@ def build_from_config(config: ModelConfig, class_names, seed: int | None = None)
 
 
 def describe(model: keras.Model) -> ModelContract:
-    """The contract a model carries: class names, input size, colour mode and backbone."""
+    """The contract a model carries: class names, input size, colour mode and backbone.
+
+    For an ensemble (:mod:`emodet.models.ensemble`): the members' classes, the largest member
+    input size (each member resizes to its own) and the backbones joined by ``+``.
+    """
+    from emodet.models.ensemble import MEMBER_SUFFIX, ensemble_members
+
+    members = ensemble_members(model)
+    if members:
+        contracts = [describe(member) for member in members]
+        return ModelContract(contracts[0].class_names, max(c.image_size for c in contracts),
+                             contracts[0].color_mode, "+".join(c.backbone for c in contracts))
     try:
         face_input = model.get_layer("face_input")
         head = model.get_layer("emotion_head")
@@ -81,22 +92,28 @@ def describe(model: keras.Model) -> ModelContract:
         raise ModelError(f"model {model.name!r} is not an emodet classifier (it lacks the face_input "
                          "and emotion_head layers); build it with emodet.build_model") from None
     backbone = model.name[len(MODEL_PREFIX):] if model.name.startswith(MODEL_PREFIX) else model.name
+    backbone = backbone.split(MEMBER_SUFFIX)[0]
     return ModelContract(tuple(head.class_names), face_input.image_size, face_input.color_mode, backbone)
 
 
-def inference_model(model: keras.Model, image_size: int | None = None) -> keras.Model:
+def inference_model(model: keras.Model, image_size: int | None = None, name: str | None = None) -> keras.Model:
     """The same classifier without its training-only parts (augmentation, active dropout).
 
     Layers and weights are shared with ``model``. ``image_size`` fixes the input's height and
-    width (exporters need static shapes); by default any size is accepted.
+    width (exporters need static shapes); by default any size is accepted. ``name`` names the
+    returned model (default ``emodet_<backbone>``).
     """
+    from emodet.models.ensemble import ensemble_members, fixed_size_ensemble
+
+    if ensemble_members(model):
+        return fixed_size_ensemble(model, image_size) if image_size else model
     contract = describe(model)
     inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
     x = model.get_layer("face_input")(inputs)
     x = model.get_layer("normalization")(x)
     x = model.get_layer("backbone")(x, training=False)
     outputs = model.get_layer("emotion_head")(x, training=False)
-    return keras.Model(inputs, outputs, name=MODEL_PREFIX + contract.backbone)
+    return keras.Model(inputs, outputs, name=name or MODEL_PREFIX + contract.backbone)
 
 
 def unfreeze_top_blocks(model: keras.Model, blocks: int) -> int:

@@ -1,0 +1,56 @@
+"""Ensembles average their members' probabilities and behave like any emodet classifier."""
+
+import numpy as np
+import pytest
+
+from emodet.bundled import bundled_model_paths
+from emodet.errors import ConfigError, ModelError
+from emodet.evaluation.saliency import gradcam
+from emodet.labels import FER7, FERPLUS8
+from emodet.models import build_model, describe, load_model
+from emodet.models.ensemble import average_models, ensemble_members
+
+
+@pytest.fixture(scope="module")
+def members():
+    return [load_model(path) for path in bundled_model_paths()]
+
+
+@pytest.fixture(scope="module")
+def faces(fer_splits):
+    return fer_splits["test"].images[:16]  # real 48x48 grayscale faces; every member resizes them itself
+
+
+def test_ensemble_averages_its_members(members, faces):
+    ensemble = average_models(members)
+    expected = np.mean([member.predict(faces, verbose=0) for member in members], axis=0)
+    assert np.abs(ensemble.predict(faces, verbose=0) - expected).max() < 1e-5
+    assert [describe(m).backbone for m in ensemble_members(ensemble)] == ["mobilenet_v2", "small_cnn"]
+
+
+def test_saved_ensemble_reloads_with_identical_predictions(members, faces, tmp_path):
+    ensemble = average_models(members)
+    ensemble.save(tmp_path / "ensemble.keras")
+    reloaded = load_model(tmp_path / "ensemble.keras")
+    assert describe(reloaded) == describe(ensemble)
+    np.testing.assert_array_equal(reloaded.predict(faces, verbose=0), ensemble.predict(faces, verbose=0))
+
+
+def test_members_may_share_a_backbone(faces):
+    twins = [build_model("small_cnn", FER7, weights=None, seed=seed) for seed in (1, 2)]
+    ensemble = average_models(twins)
+    assert describe(ensemble).backbone == "small_cnn+small_cnn"
+    assert ensemble.predict(faces, verbose=0).shape == (len(faces), len(FER7))
+
+
+def test_bad_ensembles_are_refused(members):
+    with pytest.raises(ModelError, match="at least two models"):
+        average_models(members[:1])
+    ferplus = build_model("small_cnn", FERPLUS8, weights=None)
+    with pytest.raises(ModelError, match="different classes"):
+        average_models([members[0], ferplus])
+
+
+def test_gradcam_asks_for_one_member(members, faces):
+    with pytest.raises(ConfigError, match="ensemble"):
+        gradcam(average_models(members), faces[:2])
