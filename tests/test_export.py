@@ -71,3 +71,13 @@ def test_bad_export_requests(tmp_path):
     (tmp_path / "m.tflite").write_bytes(b"garbage")
     with pytest.raises(ModelError, match="no emodet contract"):
         load_classifier(tmp_path / "m.tflite")
+
+
+def test_export_command_without_a_model_exports_the_bundled_ensemble(tmp_path, monkeypatch, capsys):
+    from emodet.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--format", "onnx"]) == 0
+    assert "the bundled model" in capsys.readouterr().out
+    runtime = load_classifier(tmp_path / "emodet-fer2013.onnx")
+    assert runtime.class_names == emodet.FER7 and runtime.image_size == 64
