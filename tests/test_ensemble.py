@@ -54,3 +54,12 @@ def test_bad_ensembles_are_refused(members):
 def test_gradcam_asks_for_one_member(members, faces):
     with pytest.raises(ConfigError, match="ensemble"):
         gradcam(average_models(members), faces[:2])
+
+
+def test_report_on_an_ensemble_explains_its_first_member(members, scenario, tmp_path):
+    from emodet.evaluation.metrics import evaluate
+
+    ensemble = average_models(members)
+    page = evaluate(ensemble, scenario.test).save_html(tmp_path / "ensemble.html", model=ensemble,
+                                                       data=scenario.test).read_text(encoding="utf-8")
+    assert 'id="gradcam"' in page and "its first member, emodet_mobilenet_v2" in page
