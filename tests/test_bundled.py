@@ -24,7 +24,7 @@ def test_bundled_model_is_small_and_carries_its_contract():
 def test_a_damaged_bundled_model_is_refused(tmp_path, monkeypatch):
     fake = tmp_path / "emodet" / "assets" / "models"
     fake.mkdir(parents=True)
-    first, second = bundled.MODEL_FILES
+    first, second = (bundled.member_file(backbone) for backbone in bundled.MEMBERS)
     shutil.copyfile(bundled.bundled_model_paths()[0], fake / first)  # one intact member, one damaged
     (fake / second).write_bytes(b"not the model")
     monkeypatch.setattr(bundled.resources, "files", lambda package: tmp_path / "emodet")

@@ -26,6 +26,7 @@ def test_ensemble_averages_its_members(members, faces):
     expected = np.mean([member.predict(faces, verbose=0) for member in members], axis=0)
     assert np.abs(ensemble.predict(faces, verbose=0) - expected).max() < 1e-5
     assert [describe(m).backbone for m in ensemble_members(ensemble)] == ["mobilenet_v2", "small_cnn"]
+    assert ensemble_members(members[0]) == []
 
 
 def test_saved_ensemble_reloads_with_identical_predictions(members, faces, tmp_path):
@@ -36,11 +37,14 @@ def test_saved_ensemble_reloads_with_identical_predictions(members, faces, tmp_p
     np.testing.assert_array_equal(reloaded.predict(faces, verbose=0), ensemble.predict(faces, verbose=0))
 
 
-def test_members_may_share_a_backbone(faces):
-    twins = [build_model("small_cnn", FER7, weights=None, seed=seed) for seed in (1, 2)]
+def test_members_may_share_a_backbone_and_differ_in_colour_mode(faces):
+    twins = [build_model("small_cnn", FER7, weights=None, seed=1),
+             build_model("small_cnn", FER7, weights=None, seed=2, color_mode="rgb")]
     ensemble = average_models(twins)
-    assert describe(ensemble).backbone == "small_cnn+small_cnn"
-    assert ensemble.predict(faces, verbose=0).shape == (len(faces), len(FER7))
+    contract = describe(ensemble)
+    assert contract.backbone == "small_cnn+small_cnn" and contract.color_mode == "rgb"
+    rgb = np.repeat(faces, 3, axis=-1)  # the contract of every emodet classifier: RGB uint8 images
+    assert ensemble.predict(rgb, verbose=0).shape == (len(faces), len(FER7))
 
 
 def test_bad_ensembles_are_refused(members):

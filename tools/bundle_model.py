@@ -5,7 +5,7 @@
 
 Saves the inference graph (no augmentation layers, no optimizer) into src/emodet/assets/models/
 as emodet-fer2013-<backbone>.keras, evaluates it once on FER2013 PrivateTest, and prints the
-sha256 and accuracy to record in src/emodet/bundled.py (MODEL_FILES) and docs/MODEL_CARD.md.
+sha256 and accuracy to record in src/emodet/bundled.py (MEMBERS) and docs/MODEL_CARD.md.
 """
 
 import argparse
@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from emodet.bundled import MODEL_NAME  # noqa: E402
+from emodet.bundled import member_file  # noqa: E402
 from emodet.data import load_split  # noqa: E402
 from emodet.evaluation.metrics import evaluate  # noqa: E402
 from emodet.models.classifier import describe, inference_model, load_model  # noqa: E402
@@ -36,10 +36,11 @@ if args.partial:
         model.load_weights(args.run_dir / "best.weights.h5")
 else:
     model = load_model(args.run_dir / "best.keras")
-target = REPO / "src" / "emodet" / "assets" / "models" / f"{MODEL_NAME}-{describe(model).backbone}.keras"
+backbone = describe(model).backbone
+target = REPO / "src" / "emodet" / "assets" / "models" / member_file(backbone)
 inference_model(model).save(target)
 report = evaluate(load_model(target), load_split(f"fer2013:{DATA}", "test"))
 print(report.format_table())
 print(f"{target}: {target.stat().st_size / 1e6:.1f} MB")
-print(f'"{target.name}": "{hashlib.sha256(target.read_bytes()).hexdigest()}"')
+print(f'MEMBERS entry: "{backbone}": "{hashlib.sha256(target.read_bytes()).hexdigest()}"')
 print(f"PrivateTest accuracy of this member alone: {report.accuracy:.4f}")

@@ -20,10 +20,10 @@ from emodet.errors import ModelError
 #: Name of the bundled model (exports of it are named after it).
 MODEL_NAME = "emodet-fer2013"
 
-#: The member files in ``emodet/assets/models`` and their sha256 checksums.
-MODEL_FILES = {
-    "emodet-fer2013-mobilenet_v2.keras": "b1a1503e02859ea6f4836011f58f96c0d0734efe79b6e37f0f6e6fd3a1fa2418",
-    "emodet-fer2013-small_cnn.keras": "dcc4e9295eeb056e75a28cefac4fc94dc8a3e76e0618fc1deed07801e238f28d",
+#: The members' backbones and the sha256 checksums of their files (see :func:`member_file`).
+MEMBERS = {
+    "mobilenet_v2": "b1a1503e02859ea6f4836011f58f96c0d0734efe79b6e37f0f6e6fd3a1fa2418",
+    "small_cnn": "dcc4e9295eeb056e75a28cefac4fc94dc8a3e76e0618fc1deed07801e238f28d",
 }
 
 #: Accuracy of the bundled model on FER2013 PrivateTest (3,589 images, no test-time augmentation),
@@ -41,7 +41,12 @@ def load_bundled_model():
 
 def bundled_model_paths() -> list[Path]:
     """The verified paths of the bundled member models."""
-    return [_member_path(name, sha256) for name, sha256 in MODEL_FILES.items()]
+    return [_member_path(member_file(backbone), sha256) for backbone, sha256 in MEMBERS.items()]
+
+
+def member_file(backbone: str) -> str:
+    """The file name of the bundled member with this backbone, in ``emodet/assets/models``."""
+    return f"{MODEL_NAME}-{backbone}.keras"
 
 
 def _member_path(name: str, sha256: str) -> Path:

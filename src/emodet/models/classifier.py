@@ -76,15 +76,17 @@ def describe(model: keras.Model) -> ModelContract:
     """The contract a model carries: class names, input size, colour mode and backbone.
 
     For an ensemble (:mod:`emodet.models.ensemble`): the members' classes, the largest member
-    input size (each member resizes to its own) and the backbones joined by ``+``.
+    input size (each member resizes to its own), ``"rgb"`` if any member uses colour, and the
+    backbones joined by ``+``.
     """
     from emodet.models.ensemble import MEMBER_SUFFIX, ensemble_members
 
     members = ensemble_members(model)
     if members:
         contracts = [describe(member) for member in members]
+        modes = {c.color_mode for c in contracts}
         return ModelContract(contracts[0].class_names, max(c.image_size for c in contracts),
-                             contracts[0].color_mode, "+".join(c.backbone for c in contracts))
+                             modes.pop() if len(modes) == 1 else "rgb", "+".join(c.backbone for c in contracts))
     try:
         face_input = model.get_layer("face_input")
         head = model.get_layer("emotion_head")

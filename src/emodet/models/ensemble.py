@@ -40,8 +40,11 @@ def average_models(models: Sequence[keras.Model]) -> keras.Model:
 
 
 def ensemble_members(model: keras.Model) -> list[keras.Model]:
-    """The member classifiers of an ensemble built by :func:`average_models`; empty for any other model."""
-    if not model.name.startswith(ENSEMBLE_PREFIX):
+    """The member classifiers of an ensemble built by :func:`average_models`; empty for any other model.
+
+    An ensemble is recognised by its ``ensemble_average`` layer, so renaming the model keeps it one.
+    """
+    if not any(layer.name == AVERAGE_LAYER for layer in model.layers):
         return []
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
