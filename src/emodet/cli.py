@@ -194,7 +194,7 @@ def _run_evaluate(args) -> int:
         raise EmodetError(f"--batch-size must be at least 1, got {args.batch_size}")
     model = load_model(args.model)
     split = split_name(args.split)
-    data = load_split(args.data, split, image_size=describe(model).image_size)
+    data = load_split(args.data, split, image_size=describe(model).crop_size)
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
     output = args.output or args.model.with_name(f"{args.model.stem}.eval-{split}{'-tta' if args.tta else ''}.json")
     report.save_json(output)

@@ -35,10 +35,10 @@ def export(model, path: str | Path, format: str | None = None) -> Path:
     if format not in FORMATS:
         raise ConfigError(f"export format {format!r} is not supported; use one of {', '.join(FORMATS)}")
     contract = describe(model)
-    graph = inference_model(model, contract.image_size)
+    graph = inference_model(model, contract.crop_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = json.dumps(asdict(contract))
-    signature = [keras.InputSpec(shape=(None, contract.image_size, contract.image_size, 3), dtype="uint8")]
+    signature = [keras.InputSpec(shape=(None, contract.crop_size, contract.crop_size, 3), dtype="uint8")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # tf2onnx's numpy deprecations
         if format == "onnx":

@@ -21,6 +21,28 @@ FERPLUS_VOTE_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Other datasets' spellings of each emotion, by emodet's name for it. Every place that combines a
+#: model with labelled data matches classes through :func:`canonical_label`, never by position.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "angry": ("anger", "angry", "mad"),
+    "disgust": ("disgust", "disgusted", "disgusting"),
+    "fear": ("fear", "fearful", "afraid", "scared"),
+    "happy": ("happy", "happiness", "joy", "smile"),
+    "sad": ("sad", "sadness", "sorrow"),
+    "surprise": ("surprise", "surprised"),
+    "neutral": ("neutral", "calm", "none"),
+    "contempt": ("contempt", "contemptuous"),
+}
+_CANONICAL = {alias: name for name, aliases in SYNONYMS.items() for alias in (name, *aliases)}
+
+
+def canonical_label(name: str) -> str:
+    """emodet's name for a dataset's class name (``"Anger"`` -> ``"angry"``); unknown names are
+    returned lower-cased and stripped, so they still compare equal to themselves."""
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    return _CANONICAL.get(key, key)
+
+
 def check_class_names(names) -> tuple[str, ...]:
     """Return ``names`` as a tuple after checking it is a non-empty list of distinct strings."""
     from emodet.errors import ConfigError

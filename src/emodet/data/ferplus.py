@@ -12,6 +12,7 @@ eight emotions as soft targets (the same rows dropped, so both protocols see the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -59,15 +60,7 @@ def _read_cached(path: Path, mtime_ns: int, size: int):
 
 def join(table: Fer2013Table, votes_path: str | Path, soft: bool) -> dict[str, LabelledImages]:
     """FER+ splits from FER2013 pixels and the votes file, joined by row position."""
-    votes, usage = read_votes(votes_path)
-    if len(votes) != len(table.usage):
-        raise DataError(f"{votes_path} has {len(votes)} rows but {table.path} has {len(table.usage)}; "
-                        "FER+ joins row by row, so both files must be complete and in their original order")
-    mismatch = np.flatnonzero(usage != table.usage)
-    if mismatch.size:
-        row = int(mismatch[0])
-        raise DataError(f"{votes_path}, line {row + 2}: Usage {usage[row]!r} differs from {table.path}'s "
-                        f"{table.usage[row]!r}; the two files are not aligned row by row")
+    votes = aligned_votes(table, votes_path)
     keep = usable_rows(votes)
     targets = vote_distribution(votes) if soft else one_hot(np.argmax(votes[:, :8], axis=1), len(FERPLUS8))
     splits = {}
@@ -77,6 +70,36 @@ def join(table: Fer2013Table, votes_path: str | Path, soft: bool) -> dict[str, L
             images=table.pixels[rows], targets=targets[rows], class_names=FERPLUS8, ids=rows, name=name,
         )
     return splits
+
+
+def blend_votes(split: LabelledImages, table: Fer2013Table, votes_path: str | Path, share: float) -> LabelledImages:
+    """``split`` (FER2013 rows, FER2013 labels) with targets ``(1 - share) * label + share * votes``.
+
+    The votes are FER+'s distribution over the split's classes, matched by name (contempt,
+    unknown and NF dropped). Rows no annotator gave one of those classes keep their label.
+    Ten annotators' disagreement is softer, better-founded smoothing than a uniform one.
+    """
+    votes = aligned_votes(table, votes_path)[split.ids]
+    columns = [FERPLUS8.index(name) for name in split.class_names]
+    mapped = votes[:, columns]
+    totals = mapped.sum(axis=1, keepdims=True)
+    distribution = np.divide(mapped, totals, out=split.targets.copy(), where=totals > 0)
+    targets = ((1.0 - share) * split.targets + share * distribution).astype(np.float32)
+    return dataclasses.replace(split, targets=targets)
+
+
+def aligned_votes(table: Fer2013Table, votes_path: str | Path) -> np.ndarray:
+    """The votes of ``votes_path``, checked to be row-aligned with ``table``."""
+    votes, usage = read_votes(votes_path)
+    if len(votes) != len(table.usage):
+        raise DataError(f"{votes_path} has {len(votes)} rows but {table.path} has {len(table.usage)}; "
+                        "FER+ joins row by row, so both files must be complete and in their original order")
+    mismatch = np.flatnonzero(usage != table.usage)
+    if mismatch.size:
+        row = int(mismatch[0])
+        raise DataError(f"{votes_path}, line {row + 2}: Usage {usage[row]!r} differs from {table.path}'s "
+                        f"{table.usage[row]!r}; the two files are not aligned row by row")
+    return votes
 
 
 def usable_rows(votes: np.ndarray) -> np.ndarray:

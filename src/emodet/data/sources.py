@@ -54,15 +54,24 @@ def split_name(name: str) -> str:
 
 
 def load_splits(spec: str | DataSource, *, image_size: int = 96, soft_targets: bool = False,
-                val_fraction: float = 0.1, test_fraction: float = 0.1,
-                seed: int = 42) -> dict[str, LabelledImages]:
-    """All splits of a source. ``image_size`` only applies to folders (FER2013 stays 48x48)."""
+                val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 42,
+                ferplus_votes: str = "", ferplus_blend: float = 0.0) -> dict[str, LabelledImages]:
+    """All splits of a source. ``image_size`` only applies to folders (FER2013 stays 48x48).
+
+    ``ferplus_blend`` > 0 (fer2013 sources) blends FER+'s votes from ``ferplus_votes`` into the
+    training targets only (:func:`emodet.data.ferplus.blend_votes`).
+    """
     source = parse_source(spec) if isinstance(spec, str) else spec
     if soft_targets and source.kind != "ferplus":
         raise ConfigError(f"soft targets need FER+ vote data (ferplus:...), but the source is {source}")
+    if ferplus_blend > 0 and source.kind != "fer2013":
+        raise ConfigError(f"data.ferplus_blend blends FER+ votes into FER2013's labels, but the source is "
+                          f"{source}; use a fer2013:PATH source or set data.ferplus_blend=0")
     if source.kind == "fer2013":
         table = fer2013.read_fer2013(source.paths[0])
         splits = {name: table.split(name) for name in fer2013.SPLITS}
+        if ferplus_blend > 0:
+            splits["train"] = ferplus.blend_votes(splits["train"], table, ferplus_votes, ferplus_blend)
     elif source.kind == "ferplus":
         table = fer2013.read_fer2013(source.paths[0])
         splits = ferplus.join(table, source.paths[1], soft=soft_targets)

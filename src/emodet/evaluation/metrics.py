@@ -42,15 +42,26 @@ class EvaluationReport:
         from sklearn.metrics import precision_recall_fscore_support
 
         labels = np.arange(len(self.class_names))
+        if len(self.y_true) == 0:  # an empty subset (e.g. every test image also in training) scores nothing
+            return {name: {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "support": 0}
+                    for name in self.class_names}
         p, r, f, s = precision_recall_fscore_support(self.y_true, self.y_pred, labels=labels, zero_division=0)
         return {name: {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "support": int(s[k])}
                 for k, name in enumerate(self.class_names)}
 
+    @property
+    def present_classes(self) -> np.ndarray:
+        """Indices of the classes that occur in the labels: averages are over these only, so a
+        dataset without some of the model's classes (CK+ has no neutral) is scored fairly."""
+        return np.unique(self.y_true)
+
     def averaged(self, average: str) -> dict[str, float]:
-        """``macro`` or ``weighted`` precision, recall and F1 over all classes."""
+        """``macro`` or ``weighted`` precision, recall and F1 over the classes present."""
         from sklearn.metrics import precision_recall_fscore_support
 
-        labels = np.arange(len(self.class_names))
+        labels = self.present_classes
+        if labels.size == 0:
+            return {"precision": float("nan"), "recall": float("nan"), "f1": float("nan")}
         p, r, f, _ = precision_recall_fscore_support(self.y_true, self.y_pred, labels=labels,
                                                      average=average, zero_division=0)
         return {"precision": float(p), "recall": float(r), "f1": float(f)}
@@ -60,6 +71,8 @@ class EvaluationReport:
         """Counts, rows = true class, columns = predicted class."""
         from sklearn.metrics import confusion_matrix
 
+        if len(self.y_true) == 0:
+            return np.zeros((len(self.class_names),) * 2, dtype=np.int64)
         return confusion_matrix(self.y_true, self.y_pred, labels=np.arange(len(self.class_names)))
 
     def subset(self, mask: np.ndarray, name: str) -> "EvaluationReport":
@@ -127,16 +140,17 @@ def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool 
     return np.asarray(probs, dtype=np.float32)
 
 
-def evaluate(model, data: LabelledImages, *, tta: bool = False, batch_size: int = 128) -> EvaluationReport:
-    """Evaluate ``model`` on ``data``; adds the de-duplicated subset when some images occur in training."""
+def evaluate(model, data: LabelledImages, *, tta: bool = False, batch_size: int = 128,
+             drop_unknown: bool = False) -> EvaluationReport:
+    """Evaluate ``model`` on ``data``; adds the de-duplicated subset when some images occur in training.
+
+    Classes are matched by name (:func:`emodet.data.classmatch.match_classes`); ``drop_unknown``
+    leaves out images of classes the model does not predict instead of refusing them.
+    """
+    from emodet.data.classmatch import match_classes
     from emodet.models.classifier import describe
 
-    model_classes = describe(model).class_names
-    if tuple(model_classes) != tuple(data.class_names):
-        from emodet.errors import DataError
-
-        raise DataError(f"the model predicts {list(model_classes)} but the {data.name or 'evaluation'} data is "
-                        f"labelled {list(data.class_names)}; evaluate on the dataset the model was trained for")
+    data = match_classes(data, describe(model).class_names, drop_unknown=drop_unknown)
     return report_from_probs(data, predict_proba(model, data, batch_size, tta), tta=tta)
 
 

@@ -1,9 +1,12 @@
 """Turn detected faces into the square, eye-levelled crops the emotion classifier expects.
 
-The crop is a square around the centre of the detector's box, ``margin`` times the box's longer
-side wider on each side. When the detector gave landmarks, the crop is also rotated about the
-midpoint of the eyes so that the eyes end up level: the classifier was trained on upright faces
-(FER2013), and a head roll of 20 degrees is enough to change its answer.
+When the detector gave landmarks, the face is mapped by a similarity transform (rotation, scale,
+shift) that puts its eyes, nose and mouth where FER2013 faces have them (:data:`FER2013_TEMPLATE`):
+the eyes end up level (the classifier was trained on upright faces, and a head roll of 20 degrees
+is enough to change its answer) and the face fills the crop as training faces fill theirs,
+whatever box the detector draws (boxes vary in size by about +-10% from face to face; landmarks
+vary less). Without landmarks, the crop is a square around the centre of the detector's box.
+Either way ``margin`` widens it by that fraction of its side on each side.
 
 Rotation, crop and scale are composed into one affine matrix and applied in a single
 ``cv2.warpAffine``, so the image is resampled once and the rotated corners are filled from the real
@@ -32,6 +35,19 @@ from emodet.inference.detectors import DetectedFace
 #: hair and background the classifier never saw in training; raise it only for a model trained on
 #: looser crops.
 DEFAULT_MARGIN = 0.0
+
+#: Where FER2013 faces have their eyes (image left, image right), nose tip and mouth centre, in
+#: units of the 48x48 frame: the medians of YuNet's landmarks on 1,366 upscaled Training faces
+#: (tools/measure_face_template.py), made left-right symmetric (x mirrored about 0.5; the measured
+#: asymmetry was under 0.001). Each point varies by about 0.07 (interquartile range) across FER2013.
+FER2013_TEMPLATE = np.array([[0.3096, 0.3838], [0.6904, 0.3838], [0.5, 0.5857], [0.5, 0.7567]])
+
+
+def template_points(landmarks: np.ndarray) -> np.ndarray:
+    """The four points alignment uses, from a detector's five: both eyes, the nose tip, the mouth centre
+    (BlazeFace gives one mouth point, the others two corners; their mean is the centre for all)."""
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    return np.stack([landmarks[0], landmarks[1], landmarks[2], (landmarks[3] + landmarks[4]) / 2.0])
 
 
 def align_face(rgb: np.ndarray, face: DetectedFace, size: int, margin: float = DEFAULT_MARGIN) -> np.ndarray:
@@ -79,21 +95,54 @@ def _crop_transform(face: DetectedFace, margin: float) -> tuple[np.ndarray, floa
     """A 3x3 matrix mapping frame pixels to a crop whose top-left corner is 0 and whose side is ``side``
     (frame pixels, unscaled), and that side.
 
-    The frame is first rotated about the eye midpoint by the eye angle (so the eyes become level);
-    the crop is then the square of side ``(1 + 2 * margin) * max(w, h)`` centred on where the box
-    centre landed after that rotation.
+    With landmarks, the eyes are levelled and the eyes, nose and mouth are scaled and shifted onto
+    :data:`FER2013_TEMPLATE` (:func:`eye_level_fit`); without them, or when they disagree
+    with the box by more than a factor of two (a tiny or half-hidden face), the crop is the square
+    of side ``max(w, h)`` centred on the box. Either way ``margin`` widens it on each side.
     """
+    if face.landmarks is not None:
+        aligned = _template_transform(face, margin)
+        if aligned is not None:
+            return aligned
     x, y, w, h = face.box
     side = max(w, h, 1.0) * (1.0 + 2.0 * margin)
-    centre = np.array([x + w / 2.0, y + h / 2.0, 1.0])
-    rotation = np.eye(3)
-    if face.landmarks is not None:
-        eyes_mid = (face.landmarks[0] + face.landmarks[1]) / 2.0
-        # getRotationMatrix2D turns by +angle counter-clockwise on screen, which undoes a roll of +angle.
-        rotation[:2] = cv2.getRotationMatrix2D((float(eyes_mid[0]), float(eyes_mid[1])), eye_angle(face), 1.0)
-    cx, cy, _ = rotation @ centre
-    to_corner = np.array([[1.0, 0.0, side / 2.0 - cx], [0.0, 1.0, side / 2.0 - cy], [0.0, 0.0, 1.0]])
-    return to_corner @ rotation, side
+    to_corner = np.array([[1.0, 0.0, side / 2.0 - x - w / 2.0], [0.0, 1.0, side / 2.0 - y - h / 2.0], [0.0, 0.0, 1.0]])
+    return to_corner, side
+
+
+def _template_transform(face: DetectedFace, margin: float = 0.0) -> tuple[np.ndarray, float] | None:
+    """Frame pixels -> the crop (side in frame pixels) that puts the face's landmarks on the template."""
+    to_unit = eye_level_fit(template_points(face.landmarks), FER2013_TEMPLATE)
+    scale = math.hypot(to_unit[0, 0], to_unit[1, 0])
+    box_side = max(face.box[2], face.box[3], 1.0)
+    if not scale > 0 or not 0.5 <= (1.0 / scale) / box_side <= 2.0:
+        return None
+    side = (1.0 + 2.0 * margin) / scale
+    k = 1.0 / (1.0 + 2.0 * margin)  # the template's unit square, shrunk to leave the margin around it
+    widen = np.array([[k, 0.0, margin * k], [0.0, k, margin * k], [0.0, 0.0, 1.0]])
+    return np.diag([side, side, 1.0]) @ widen @ to_unit, side
+
+
+def eye_level_fit(points: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 3x3 transform that levels the eyes (``points[0]`` -> ``points[1]``, as in ``target``) and
+    then scales and shifts ``points`` onto ``target`` in the least-squares sense.
+
+    The rotation comes from the eyes alone, so they always end up level; the scale and shift use
+    every point, which keeps one noisy landmark from setting the face's size.
+    """
+    points, target = np.asarray(points, np.float64), np.asarray(target, np.float64)
+    dx, dy = points[1] - points[0]
+    tx, ty = target[1] - target[0]
+    angle = math.atan2(ty, tx) - math.atan2(dy, dx)
+    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    rotated = points @ rotation.T
+    p, q = rotated - rotated.mean(axis=0), target - target.mean(axis=0)
+    norm = float((p ** 2).sum())
+    scale = float((p * q).sum()) / norm if norm > 0 else 0.0
+    matrix = np.eye(3)
+    matrix[:2, :2] = scale * rotation
+    matrix[:2, 2] = target.mean(axis=0) - scale * rotated.mean(axis=0)
+    return matrix
 
 
 def _scaled(matrix: np.ndarray, factor: float) -> np.ndarray:

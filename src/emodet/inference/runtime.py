@@ -15,6 +15,10 @@ import numpy as np
 from emodet.errors import ModelError
 
 
+#: What an exported model's emodet metadata must hold.
+CONTRACT_KEYS = ("class_names", "image_size", "color_mode")
+
+
 class Classifier:
     """Base: the model's contract plus ``predict``."""
 
@@ -40,8 +44,8 @@ class KerasClassifier(Classifier):
         from emodet.models.classifier import describe, inference_model
 
         contract = describe(model)
-        self.class_names, self.image_size, self.color_mode = contract.class_names, contract.image_size, contract.color_mode
-        self.model = inference_model(model, contract.image_size)
+        self.class_names, self.image_size, self.color_mode = contract.class_names, contract.crop_size, contract.color_mode
+        self.model = inference_model(model, contract.crop_size)
         self.path = path
         self._call = _compiled_call(self.model)
 
@@ -146,7 +150,19 @@ def load_classifier(model=None) -> Classifier:
 def _apply_contract(classifier: Classifier, meta: str | None, path: Path, where: str) -> None:
     if not meta:
         raise ModelError(f"{path} carries no emodet contract (class names, input size); expected {where}")
-    contract = json.loads(meta)
-    classifier.class_names = tuple(contract["class_names"])
-    classifier.image_size = int(contract["image_size"])
-    classifier.color_mode = contract["color_mode"]
+    try:
+        contract = json.loads(meta)
+    except ValueError as exc:
+        raise ModelError(f"the emodet contract of {path} (in {where}) is not valid JSON ({exc}); "
+                         "export the model again with `emodet export`") from None
+    missing = [key for key in CONTRACT_KEYS if not isinstance(contract, dict) or key not in contract]
+    if missing:
+        raise ModelError(f"the emodet contract of {path} (in {where}) lacks {', '.join(missing)}; "
+                         "export the model again with `emodet export`")
+    try:
+        classifier.class_names = tuple(str(name) for name in contract["class_names"])
+        classifier.image_size = int(contract.get("crop_size") or contract["image_size"])
+        classifier.color_mode = str(contract["color_mode"])
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"the emodet contract of {path} (in {where}) has a malformed value ({exc}); "
+                         "export the model again with `emodet export`") from None

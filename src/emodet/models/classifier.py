@@ -28,14 +28,22 @@ class ModelContract:
     """What inference needs to know about a model, read from the model itself."""
 
     class_names: tuple[str, ...]
-    image_size: int
+    image_size: int  # the network's own input side (faces are resized to it inside the model)
     color_mode: str
     backbone: str
+    # The side at which inference should hand faces to the model: the resolution of its training
+    # faces when known (see FaceInput), else ``image_size``. Crops and exported inputs use it.
+    crop_size: int = 0
+
+    def __post_init__(self):
+        if not self.crop_size:
+            object.__setattr__(self, "crop_size", self.image_size)
 
 
 def build_model(backbone: str = "mobilenet_v2", classes=None, *, image_size: int = 0,
                 color_mode: str = "grayscale", weights: str | None = "imagenet", dropout: float = 0.3,
-                augment: float = 1.0, seed: int | None = None) -> keras.Model:
+                augment: float = 1.0, augment_blur: float = 0.0, seed: int | None = None,
+                source_size: int = 0) -> keras.Model:
     """Build an ImageNet-initialised (``weights="imagenet"``) classifier for ``classes``.
 
     The backbone starts frozen when it is pretrained; :func:`unfreeze_top_blocks` opens it for
@@ -54,8 +62,8 @@ def build_model(backbone: str = "mobilenet_v2", classes=None, *, image_size: int
     base.trainable = not imagenet
 
     inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
-    x = FaceInput(size, color_mode, name="face_input")(inputs)
-    augmentation = build_augmentation(augment, seed)
+    x = FaceInput(size, color_mode, source_size=source_size, name="face_input")(inputs)
+    augmentation = build_augmentation(augment, seed, blur=augment_blur)
     if augmentation is not None:
         x = augmentation(x)
     x = BackboneNormalization(spec.normalization, name="normalization")(x)
@@ -67,17 +75,19 @@ def build_model(backbone: str = "mobilenet_v2", classes=None, *, image_size: int
     return model
 
 
-def build_from_config(config: ModelConfig, class_names, seed: int | None = None) -> keras.Model:
+def build_from_config(config: ModelConfig, class_names, seed: int | None = None, source_size: int = 0) -> keras.Model:
+    """The model ``config`` describes; ``source_size`` is the side of the training images (FaceInput)."""
     return build_model(config.backbone, class_names, image_size=config.image_size, color_mode=config.color_mode,
-                       weights=config.weights, dropout=config.dropout, augment=config.augment, seed=seed)
+                       weights=config.weights, dropout=config.dropout, augment=config.augment,
+                       augment_blur=config.augment_blur, seed=seed, source_size=source_size)
 
 
 def describe(model: keras.Model) -> ModelContract:
     """The contract a model carries: class names, input size, colour mode and backbone.
 
     For an ensemble (:mod:`emodet.models.ensemble`): the members' classes, the largest member
-    input size (each member resizes to its own), ``"rgb"`` if any member uses colour, and the
-    backbones joined by ``+``.
+    input and crop sizes (each member resizes to its own), ``"rgb"`` if any member uses colour,
+    and the backbones joined by ``+``.
     """
     from emodet.models.ensemble import MEMBER_SUFFIX, ensemble_members
 
@@ -86,7 +96,8 @@ def describe(model: keras.Model) -> ModelContract:
         contracts = [describe(member) for member in members]
         modes = {c.color_mode for c in contracts}
         return ModelContract(contracts[0].class_names, max(c.image_size for c in contracts),
-                             modes.pop() if len(modes) == 1 else "rgb", "+".join(c.backbone for c in contracts))
+                             modes.pop() if len(modes) == 1 else "rgb", "+".join(c.backbone for c in contracts),
+                             crop_size=max(c.crop_size for c in contracts))
     try:
         face_input = model.get_layer("face_input")
         head = model.get_layer("emotion_head")
@@ -95,7 +106,9 @@ def describe(model: keras.Model) -> ModelContract:
                          "and emotion_head layers); build it with emodet.build_model") from None
     backbone = model.name[len(MODEL_PREFIX):] if model.name.startswith(MODEL_PREFIX) else model.name
     backbone = backbone.split(MEMBER_SUFFIX)[0]
-    return ModelContract(tuple(head.class_names), face_input.image_size, face_input.color_mode, backbone)
+    source = getattr(face_input, "source_size", 0)
+    crop = min(source, face_input.image_size) if source else face_input.image_size
+    return ModelContract(tuple(head.class_names), face_input.image_size, face_input.color_mode, backbone, crop)
 
 
 def inference_model(model: keras.Model, image_size: int | None = None, name: str | None = None) -> keras.Model:

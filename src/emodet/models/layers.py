@@ -26,14 +26,19 @@ class FaceInput(keras.layers.Layer):
 
     With ``color_mode="grayscale"`` colour is reduced to luma and repeated to three channels,
     so colour photos at inference match grayscale training data such as FER2013.
+    ``source_size`` records the resolution of the faces the model was trained on (FER2013: 48,
+    even for a model that upsamples them to 64): inference hands faces over at that size, so a
+    photo's face reaches the network through the same resampling as the training faces did.
+    0 means unknown (faces are then handed over at ``image_size``).
     """
 
-    def __init__(self, image_size: int, color_mode: str = "grayscale", **kwargs):
+    def __init__(self, image_size: int, color_mode: str = "grayscale", source_size: int = 0, **kwargs):
         super().__init__(**kwargs)
         if color_mode not in ("grayscale", "rgb"):
             raise ValueError(f"color_mode must be 'grayscale' or 'rgb', got {color_mode!r}")
         self.image_size = int(image_size)
         self.color_mode = color_mode
+        self.source_size = int(source_size)
 
     def call(self, images):
         x = ops.cast(images, "float32")
@@ -47,7 +52,8 @@ class FaceInput(keras.layers.Layer):
         return (input_shape[0], self.image_size, self.image_size, 3)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "color_mode": self.color_mode}
+        return {**super().get_config(), "image_size": self.image_size, "color_mode": self.color_mode,
+                "source_size": self.source_size}
 
 
 @keras.saving.register_keras_serializable(package="emodet")

@@ -57,7 +57,8 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
         state = RunState()
     keras.utils.set_random_seed(config.seed + state.epoch)
 
-    weights = balanced_class_weights(train.labels, len(train.class_names)) if config.class_weights else None
+    weights = (balanced_class_weights(train.labels, len(train.class_names), config.class_weight_power)
+               if config.class_weights else None)
     stages = ((1, config.head_epochs, config.head_lr), (2, config.head_epochs + config.finetune_epochs,
                                                         config.finetune_lr))
     for stage, end_epoch, lr in stages:

