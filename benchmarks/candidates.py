@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from emodet.data.classmatch import match_classes
 from emodet.evaluation.metrics import EvaluationReport, evaluate, report_from_probs
 from emodet.labels import FER7
@@ -37,28 +34,14 @@ def evaluate_candidate(name: str, data, tta: bool = False, cache: Path = CACHE) 
         if tta:
             probs = (probs + classifier.predict(gray[:, :, ::-1])) / 2
         return report_from_probs(matched, probs, tta=tta)
-    if Path(name).suffix in (".onnx", ".tflite"):
-        return _evaluate_exported(Path(name), data, tta)
     from emodet.bundled import load_bundled_model
+    from emodet.inference.runtime import load_classifier
     from emodet.models import load_model
 
-    model = load_bundled_model() if name == "bundled" else load_model(name)
+    if name == "bundled":
+        model = load_bundled_model()
+    elif Path(name).suffix in (".onnx", ".tflite"):
+        model = load_classifier(name)
+    else:
+        model = load_model(name)
     return evaluate(model, data, tta=tta, drop_unknown=True)
-
-
-def _evaluate_exported(path: Path, data, tta: bool) -> EvaluationReport:
-    from emodet.data.feed import to_rgb_batch
-    from emodet.inference.runtime import load_classifier
-
-    classifier = load_classifier(path)
-    matched = match_classes(data, classifier.class_names, drop_unknown=True)
-    size = classifier.image_size
-    faces = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
-                      for image in matched.images])
-    faces = to_rgb_batch(faces)
-    probs = np.concatenate([classifier.predict(faces[i:i + 256]) for i in range(0, len(faces), 256)])
-    if tta:
-        flipped = np.ascontiguousarray(faces[:, :, ::-1])
-        probs = (probs + np.concatenate([classifier.predict(flipped[i:i + 256])
-                                         for i in range(0, len(faces), 256)])) / 2
-    return report_from_probs(matched, probs, tta=tta)

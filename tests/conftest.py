@@ -142,3 +142,9 @@ def scenario(fer_splits):
     yield SimpleNamespace(model=result.model, fit=result, fit_dir=run_dir, scratch=scratch, test=test,
                           report=report, counts={"train": train.class_counts(), "val": val.class_counts(),
                                                  "test": test.class_counts()})
+
+
+@pytest.fixture(scope="session")
+def ckplus_dir() -> Path:
+    """CK+48: lab-posed faces from another source than FER2013, labelled by folder name."""
+    return shared_path("data", "ckplus48")

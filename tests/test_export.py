@@ -81,3 +81,41 @@ def test_export_command_without_a_model_exports_the_bundled_ensemble(tmp_path, m
     assert "the bundled model" in capsys.readouterr().out
     runtime = load_classifier(tmp_path / "emodet-fer2013.onnx")
     assert runtime.class_names == emodet.FER7 and runtime.image_size == 64
+
+
+def _with_onnx_metadata(source, target, value):
+    import onnx
+
+    proto = onnx.load(str(source))
+    for entry in proto.metadata_props:
+        if entry.key == "emodet":
+            entry.value = value
+    onnx.save(proto, str(target))
+    return target
+
+
+@pytest.mark.parametrize("value, message", [("{not json", "is not valid JSON"),
+                                            ('{"class_names": ["a", "b"]}', "lacks image_size, color_mode"),
+                                            ('{"class_names": 3, "image_size": "x", "color_mode": "rgb"}',
+                                             "malformed value")])
+def test_corrupt_onnx_contract_is_a_model_error(exported, tmp_path, value, message):
+    path = _with_onnx_metadata(exported["onnx"], tmp_path / "bad.onnx", value)
+    with pytest.raises(ModelError, match=message) as info:
+        load_classifier(path)
+    assert str(path) in str(info.value) and "emodet export" in str(info.value)
+
+
+@pytest.mark.parametrize("sidecar, message", [("[1, 2", "is not valid JSON"), ("[]", "lacks class_names"),
+                                              ('{"image_size": 48}', "lacks class_names, color_mode")])
+def test_corrupt_tflite_sidecar_is_a_model_error_with_exit_status_2(exported, tmp_path, sidecar, message, capsys):
+    import shutil
+
+    from emodet.cli import main
+
+    model = tmp_path / "bad.tflite"
+    shutil.copy(exported["tflite"], model)
+    (tmp_path / "bad.tflite.json").write_text(sidecar)
+    with pytest.raises(ModelError, match=message):
+        load_classifier(model)
+    assert main(["detect", str(SAMPLES / "astronaut.jpg"), "--model", str(model)]) == 2
+    assert message in capsys.readouterr().err

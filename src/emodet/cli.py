@@ -174,34 +174,61 @@ def parse_duration(text: str | None) -> float | None:
 
 def _add_evaluate(verbs) -> None:
     p = verbs.add_parser("evaluate", help="evaluate a model on a dataset split",
-                         description="Accuracy, precision, recall, F1 (macro, weighted, per class) and the "
-                                     "confusion matrix; written as JSON and printed as a table.")
-    p.add_argument("model", type=Path, help="a .keras model (e.g. runs/NAME/best.keras)")
+                         description="Accuracy, precision, recall, F1 (macro over the classes present, weighted, "
+                                     "per class) and the confusion matrix; written as JSON and HTML and printed "
+                                     "as a table. Dataset classes are matched to the model's by name "
+                                     "(anger = angry, sadness = sad, ...).")
+    p.add_argument("model", nargs="?", type=Path,
+                   help="a .keras, .onnx or .tflite emodet model (default: the bundled model)")
     p.add_argument("--data", required=True, help="dataset: fer2013:CSV, ferplus:FER2013_CSV,FERPLUS_CSV or folder:DIR")
     p.add_argument("--split", default="test", help="train, val or test (FER2013: Training, PublicTest, PrivateTest)")
     p.add_argument("--tta", action="store_true", help="average predictions with horizontally flipped images")
-    p.add_argument("--output", type=Path, help="JSON file to write (default: beside the model)")
+    p.add_argument("--drop-unknown-classes", action="store_true",
+                   help="leave out images of classes the model does not predict (e.g. CK+'s contempt) "
+                        "instead of refusing the dataset")
+    p.add_argument("--output", type=Path,
+                   help="JSON file to write (default: beside the model; for the bundled model, the current folder)")
     p.add_argument("--batch-size", type=int, default=128)
     p.set_defaults(handler=_run_evaluate)
 
 
 def _run_evaluate(args) -> int:
+    from emodet.data.classmatch import match_classes
     from emodet.data.sources import load_split, split_name
-    from emodet.evaluation.metrics import evaluate
-    from emodet.models.classifier import describe, load_model
+    from emodet.evaluation.metrics import evaluate, model_classes
 
     if args.batch_size < 1:
         raise EmodetError(f"--batch-size must be at least 1, got {args.batch_size}")
-    model = load_model(args.model)
+    model, crop_size = _evaluation_model(args.model)
     split = split_name(args.split)
-    data = load_split(args.data, split, image_size=describe(model).crop_size)
+    data = match_classes(load_split(args.data, split, image_size=crop_size), model_classes(model),
+                         drop_unknown=args.drop_unknown_classes)
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
-    output = args.output or args.model.with_name(f"{args.model.stem}.eval-{split}{'-tta' if args.tta else ''}.json")
+    stem = f"{args.model.stem if args.model else 'bundled'}.eval-{split}{'-tta' if args.tta else ''}.json"
+    output = args.output or (args.model.with_name(stem) if args.model else Path(stem))
     report.save_json(output)
-    page = report.save_html(output.with_suffix(".html"), model=model, data=data)
+    page = report.save_html(output.with_suffix(".html"), model=model if hasattr(model, "layers") else None, data=data)
     print(report.format_table())
     print(f"written to {output} and {page}")
     return 0
+
+
+def _evaluation_model(path: Path | None):
+    """(model, crop size): a Keras model for .keras files and the bundled model, a runtime classifier otherwise."""
+    if path is not None and path.suffix in (".onnx", ".tflite"):
+        from emodet.inference.runtime import load_classifier
+
+        classifier = load_classifier(path)
+        return classifier, classifier.image_size
+    from emodet.models.classifier import describe, load_model
+
+    if path is None:
+        from emodet.bundled import load_bundled_model
+
+        model = load_bundled_model()
+    else:
+        model = load_model(path)
+    return model, describe(model).crop_size
 
 
 def _add_report(verbs) -> None:

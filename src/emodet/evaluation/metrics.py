@@ -130,27 +130,59 @@ class EvaluationReport:
 
 
 def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool = False) -> np.ndarray:
-    """Class probabilities for every image; ``tta`` averages with the horizontally flipped image."""
-    from emodet.data.feed import ImageBatches
+    """Class probabilities for every image; ``tta`` averages with the horizontally flipped image.
 
-    probs = model.predict(ImageBatches(data, batch_size, with_targets=False), verbose=0)
+    ``model`` is a Keras model or a runtime classifier (:mod:`emodet.inference.runtime`: an
+    exported ``.onnx``/``.tflite`` file), which is fed the images resized to its input size.
+    """
+    probs = _predict(model, data, batch_size)
     if tta:
         flipped = LabelledImages(data.images[:, :, ::-1].copy(), data.targets, data.class_names, data.ids, data.name)
-        probs = (probs + model.predict(ImageBatches(flipped, batch_size, with_targets=False), verbose=0)) / 2
+        probs = (probs + _predict(model, flipped, batch_size)) / 2
     return np.asarray(probs, dtype=np.float32)
+
+
+def _predict(model, data: LabelledImages, batch_size: int) -> np.ndarray:
+    from emodet.data.feed import ImageBatches, to_rgb_batch
+    from emodet.inference.runtime import Classifier
+
+    if not isinstance(model, Classifier):
+        return model.predict(ImageBatches(data, batch_size, with_targets=False), verbose=0)
+    import cv2
+
+    size = model.image_size
+    probs = [np.zeros((0, len(model.class_names)), np.float32)]
+    for start in range(0, len(data), batch_size):
+        chunk = data.images[start:start + batch_size]
+        if chunk.shape[1:3] != (size, size):
+            chunk = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
+                              for image in chunk])
+        probs.append(model.predict(to_rgb_batch(chunk)))
+    return np.concatenate(probs)
+
+
+def model_classes(model) -> tuple[str, ...]:
+    """The class names a Keras emodet model or a runtime classifier predicts."""
+    from emodet.inference.runtime import Classifier
+
+    if isinstance(model, Classifier):
+        return tuple(model.class_names)
+    from emodet.models.classifier import describe
+
+    return describe(model).class_names
 
 
 def evaluate(model, data: LabelledImages, *, tta: bool = False, batch_size: int = 128,
              drop_unknown: bool = False) -> EvaluationReport:
-    """Evaluate ``model`` on ``data``; adds the de-duplicated subset when some images occur in training.
+    """Evaluate ``model`` (Keras, or a runtime classifier of an exported file) on ``data``; adds the
+    de-duplicated subset when some images occur in training.
 
     Classes are matched by name (:func:`emodet.data.classmatch.match_classes`); ``drop_unknown``
     leaves out images of classes the model does not predict instead of refusing them.
     """
     from emodet.data.classmatch import match_classes
-    from emodet.models.classifier import describe
 
-    data = match_classes(data, describe(model).class_names, drop_unknown=drop_unknown)
+    data = match_classes(data, model_classes(model), drop_unknown=drop_unknown)
     return report_from_probs(data, predict_proba(model, data, batch_size, tta), tta=tta)
 
 

@@ -1,0 +1,58 @@
+"""Dataset classes are matched to a model's by name, on real data (CK+48 against FER2013's classes)."""
+
+import numpy as np
+import pytest
+
+from emodet.data.classmatch import match_classes
+from emodet.data.folder import load_folder
+from emodet.errors import DataError
+from emodet.evaluation.metrics import EvaluationReport
+from emodet.labels import FER7, canonical_label
+
+
+@pytest.fixture(scope="module")
+def ckplus(ckplus_dir):
+    return load_folder(ckplus_dir, 48, 0.0, 0.0, seed=0)["train"]
+
+
+@pytest.mark.parametrize("name, canonical", [("Anger", "angry"), ("sadness", "sad"), ("HAPPINESS", "happy"),
+                                             ("surprised", "surprise"), ("fearful", "fear"), ("Disgust", "disgust"),
+                                             ("contempt", "contempt"), ("bored", "bored")])
+def test_canonical_label(name, canonical):
+    assert canonical_label(name) == canonical
+
+
+def test_ckplus_folders_map_onto_fer2013_classes_by_name(ckplus):
+    assert ckplus.class_names[:3] == ("anger", "contempt", "disgust")  # alphabetical, not FER2013's order
+    matched = match_classes(ckplus, FER7, drop_unknown=True)
+    assert matched.class_names == FER7
+    counts = matched.class_counts()
+    # The dataset's README: 135 anger, 177 disgust, 75 fear, 207 happy, 84 sadness, 249 surprise frames.
+    assert counts == {"angry": 135, "disgust": 177, "fear": 75, "happy": 207, "sad": 84, "surprise": 249, "neutral": 0}
+    assert len(matched) == len(ckplus) - 54  # the 54 contempt frames are left out, and recorded
+    assert sum("contempt" in reason for _, reason in matched.skipped) == 54
+    # An image keeps its label through the mapping: a file under anger/ is angry.
+    k = next(i for i, path in enumerate(matched.ids) if "/anger/" in str(path))
+    assert FER7[matched.labels[k]] == "angry"
+
+
+def test_unknown_classes_are_refused_with_both_class_lists(ckplus):
+    with pytest.raises(DataError) as info:
+        match_classes(ckplus, FER7)
+    message = str(info.value)
+    assert "contempt" in message and "anger, contempt" in message and "angry, disgust" in message
+    assert "--drop-unknown-classes" in message
+
+
+def test_macro_averages_cover_the_classes_present_only():
+    # Two of three classes occur; a perfect classifier on them scores 1.0, not 2/3.
+    report = EvaluationReport(("a", "b", "c"), np.array([0, 1, 1]), np.eye(3)[[0, 1, 1]])
+    assert report.averaged("macro")["f1"] == pytest.approx(1.0)
+    assert report.per_class["c"]["support"] == 0
+
+
+def test_an_empty_subset_is_a_row_not_a_crash():
+    report = EvaluationReport(("a", "b"), np.array([], int), np.zeros((0, 2)), "empty")
+    assert np.isnan(report.accuracy) and report.per_class["a"]["support"] == 0
+    assert "0 images" in report.format_table()
+    assert report.confusion.shape == (2, 2)
