@@ -71,7 +71,9 @@ def test_video_and_glob_sources(model_cache, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["detect", "x.jpg", "--stride", "0"], "--stride must be at least 1"),
-    (["detect", "x.jpg", "--resume"], "--resume needs --jsonl or --csv"),
+    (["detect", "x.jpg", "--resume"], "--resume needs --jsonl, --csv or --json"),
+    (["detect", "x.jpg", "--retry-failed"], "--retry-failed goes with --resume"),
+    (["detect", "x.jpg", "--max-side", "10"], "--max-side must be 0"),
     (["detect", "x.jpg", "--detector", "haar"], "unknown"),
     (["detect", "x.jpg", "--model", "/no/model.onnx"], "does not exist"),
 ])

@@ -258,69 +258,173 @@ def _run_report(args) -> int:
 
 def _add_detect(verbs) -> None:
     p = verbs.add_parser("detect", help="find faces and their emotions in images, folders, videos and streams",
-                         description="SOURCE: an image, a directory (searched recursively), a glob, a video file, "
-                                     "a webcam index (0) or a stream URL (rtsp://, http://). A bad input is "
-                                     "recorded and skipped; the exit status is 1 if any input failed.")
+                         description="SOURCE: an image, a directory (searched recursively, symlinked folders not "
+                                     "followed), a glob, a video file, a webcam index (0) or a stream URL (rtsp://, "
+                                     "http://). A bad input is recorded and skipped; the exit status is 1 if any "
+                                     "input failed. Every output survives an interruption (Ctrl-C, SIGTERM: the "
+                                     "current record is finished, outputs are closed and the summary printed) and "
+                                     "holds each record once after --resume.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the bundled model)")
     p.add_argument("--detector", help="face detector (default: mtcnn, works offline; yunet is faster)")
-    p.add_argument("--json", type=Path, help="write all results as one JSON array to this file")
-    p.add_argument("--jsonl", type=Path, help="write one JSON object per image or frame to this file")
-    p.add_argument("--csv", type=Path, help="write one row per face to this CSV file")
+    p.add_argument("--json", type=Path,
+                   help="write all results as one JSON array to this file, rebuilt from the run's journal "
+                        "(the --jsonl file, or FILE.journal.jsonl beside it) when the run ends or is interrupted")
+    p.add_argument("--jsonl", type=Path, help="write one JSON object per image or frame to this file, as it goes")
+    p.add_argument("--csv", type=Path, help="write one row per face to this CSV file, as it goes")
     p.add_argument("--save", type=Path, metavar="DIR", help="save annotated images and videos into DIR")
     p.add_argument("--stride", type=int, default=1, help="on video, process every N-th frame")
     p.add_argument("--smoothing", type=float, default=None,
                    help="on video, weight of the past in each face's moving average (0 = off, default 0.6)")
+    p.add_argument("--max-side", type=int, default=None, metavar="PIXELS",
+                   help="shrink images to at most this many pixels on their longer side before face detection "
+                        "(mtcnn and yunet; default 640; 0 = never shrink, for small faces in very wide or tall "
+                        "images, slower)")
     p.add_argument("--resume", action="store_true",
-                   help="skip inputs already recorded in the --jsonl or --csv file and append to it")
+                   help="skip inputs already finished in the outputs of an earlier run (read from its journal) "
+                        "and add the rest; inputs that failed are skipped too, unless --retry-failed")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume, process again the inputs that failed (their error records are replaced)")
     p.add_argument("--quiet", action="store_true", help="no table and no progress bar; only the summary")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the libraries' own messages (OpenCV, ffmpeg, Pillow), hidden by default")
     p.set_defaults(handler=_run_detect)
 
 
 def _run_detect(args) -> int:
     from emodet.inference.batch import process
     from emodet.inference.pipeline import DEFAULT_SMOOTHING, EmotionDetector
-    from emodet.inference.sinks import AnnotatedSaver, CsvSink, JsonlSink, JsonSink, done_sources
+    from emodet.inference.sinks import AnnotatedSaver
     from emodet.inference.sources import expand_sources
 
-    if args.stride < 1:
-        raise EmodetError(f"--stride must be at least 1, got {args.stride}")
-    if args.smoothing is not None and not 0 <= args.smoothing < 1:
-        raise EmodetError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
-    if args.resume and not (args.jsonl or args.csv):
-        raise EmodetError("--resume needs --jsonl or --csv: the file that records which inputs are done")
-    detector = EmotionDetector(args.model, args.detector,
+    _check_detect_args(args)
+    if not args.verbose:
+        _quiet_media_libraries()
+    options = {} if args.max_side is None else {"max_side": args.max_side or None}
+    detector = EmotionDetector(args.model, args.detector, detector_options=options,
                                smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
     class_names = detector.class_names  # load the model and the face detector now, so a bad --model
     detector.face_detector  # or --detector fails before any work is done
     inputs = expand_sources(args.sources)
+    outputs = _DetectOutputs(args, class_names)
     if args.resume:
-        done = set().union(*(done_sources(p) for p in (args.jsonl, args.csv) if p))
-        skipped = [i for i in inputs if i.name in done]
-        inputs = [i for i in inputs if i.name not in done]
-        print(f"resuming: {len(skipped)} input(s) already done, {len(inputs)} to go")
-    sinks = [cls(path, append=args.resume) for cls, path in ((JsonlSink, args.jsonl), (JsonSink, args.json)) if path]
-    if args.csv:
-        sinks.append(CsvSink(args.csv, class_names, append=args.resume))
+        skipped = [i for i in inputs if i.name in outputs.done]
+        inputs = [i for i in inputs if i.name not in outputs.done]
+        retried = sum(i.name in outputs.retried for i in inputs)
+        print(f"resuming: {len(skipped)} input(s) already done, {len(inputs)} to go"
+              + (f" ({retried} failed before, retried)" if retried else ""))
     saver = AnnotatedSaver(args.save) if args.save else None
     tally = _Tally()
-    try:
-        with _Progress(inputs, enabled=not args.quiet) as progress:
-            for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame):
-                for sink in sinks:
-                    sink.write(record)
-                tally.add(record)
-                if not args.quiet:
-                    _print_record(record, progress.write)
-                if record.result is None or record.result.frame_index is None:
-                    progress.input_done()
-    finally:
-        for sink in sinks:
-            sink.close()
-        if saver is not None:
-            saver.close()
+    with _StopOnSignal() as stop:
+        try:
+            with _Progress(inputs, enabled=not args.quiet) as progress:
+                for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame):
+                    outputs.write(record)
+                    tally.add(record)
+                    if not args.quiet:
+                        _print_record(record, progress.write)
+                    if record.result is None or record.result.frame_index is None:
+                        progress.input_done()
+                    if stop.signal:
+                        break
+        finally:
+            outputs.close()
+            if saver is not None:
+                saver.close()
     print(tally.summary())
-    return EXIT_FAILURES if tally.failures else 0
+    earlier_failures = len(outputs.failed_before - outputs.retried)
+    if earlier_failures:
+        print(f"{earlier_failures} input(s) failed in an earlier part of this run and were skipped "
+              "(--retry-failed tries them again)")
+    if stop.signal:
+        print(f"interrupted by {stop.signal_name}: the outputs hold every finished input; "
+              "continue with the same command and --resume", file=sys.stderr)
+        return 128 + stop.signal
+    return EXIT_FAILURES if tally.failures or earlier_failures else 0
+
+
+def _check_detect_args(args) -> None:
+    if args.stride < 1:
+        raise EmodetError(f"--stride must be at least 1, got {args.stride}")
+    if args.smoothing is not None and not 0 <= args.smoothing < 1:
+        raise EmodetError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
+    if args.max_side is not None and args.max_side != 0 and args.max_side < 64:
+        raise EmodetError(f"--max-side must be 0 (never shrink) or at least 64 pixels, got {args.max_side}")
+    if args.resume and not (args.jsonl or args.csv or args.json):
+        raise EmodetError("--resume needs --jsonl, --csv or --json: the outputs that record which inputs are done")
+    if args.retry_failed and not args.resume:
+        raise EmodetError("--retry-failed goes with --resume (it says what to do with inputs that failed before)")
+
+
+class _DetectOutputs:
+    """The run's journal and the sinks the user asked for, opened for a new run or a resume."""
+
+    def __init__(self, args, class_names):
+        from emodet.inference.sinks import CsvSink, Journal, JsonSink, journal_path
+
+        path = journal_path(args.jsonl, args.json, args.csv)
+        self.journal = Journal(path, resume=args.resume, retry_failed=args.retry_failed) if path else None
+        self.done = self.journal.done if self.journal else set()
+        self.retried = self.journal.retried if self.journal else set()
+        self.failed_before = self.journal.failed_before if self.journal else set()
+        self.sinks = []
+        if args.json:
+            self.sinks.append(JsonSink(args.json, self.journal))
+        if args.csv:
+            self.sinks.append(CsvSink(args.csv, class_names, keep=self.done if args.resume else None))
+
+    def write(self, record) -> None:
+        if self.journal is not None:
+            self.journal.write(record)
+        for sink in self.sinks:
+            sink.write(record)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+        for sink in self.sinks:
+            sink.close()
+
+
+class _StopOnSignal:
+    """SIGINT/SIGTERM set ``signal`` (the loop finishes its record and stops); a second one interrupts at once."""
+
+    def __init__(self):
+        self.signal = 0
+        self.signal_name = ""
+        self.previous = {}
+
+    def __enter__(self):
+        import signal
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number, frame):
+        import signal
+
+        if self.signal:
+            raise KeyboardInterrupt
+        self.signal, self.signal_name = number, signal.Signals(number).name
+
+    def __exit__(self, *exc):
+        import signal
+
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def _quiet_media_libraries() -> None:
+    """Hide OpenCV's, ffmpeg's and Pillow's own messages: the command reports problems itself."""
+    import warnings
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    warnings.filterwarnings("ignore", module="PIL")
 
 
 class _Tally:
@@ -388,6 +492,8 @@ def _print_record(record, write) -> None:
         return
     where = record.source if result.frame_index is None else f"{record.source} frame {result.frame_index} " \
                                                               f"({result.timestamp:.2f}s)"
+    if record.note:
+        write(f"{where}: note: {record.note}")
     if not result.faces:
         if result.frame_index is None:
             write(f"{where}: no face found")

@@ -34,6 +34,8 @@ class DataConfig:
     ferplus_votes: str = ""
     # Share of the FER+ vote distribution in a training target: (1 - b) * label + b * votes.
     ferplus_blend: float = 0.0
+    # Folder sources: accept a class folder without images (refused by default).
+    allow_empty_classes: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ grayscale / palette / alpha / 16-bit modes and oversized files are handled in on
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from emodet.errors import MediaError
 
 #: Refuse images with more pixels than this before decoding them (decompression-bomb guard).
 MAX_PIXELS = 80_000_000
+
+#: Formats that may hold several frames (GIF, WebP, APNG): only their first frame is analysed.
+ANIMATED_SUFFIXES = frozenset({".gif", ".webp", ".png"})
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 
@@ -28,19 +32,44 @@ def read_image(path: str | Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise MediaError(f"image {path} is an empty (0-byte) file")
     try:
-        with Image.open(path) as img:
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise MediaError(f"image {path} is {width}x{height} pixels, above the {MAX_PIXELS:,}-pixel "
-                                 "limit that guards against decompression bombs; downscale it first")
-            img = ImageOps.exif_transpose(img)
-            return to_rgb(img)
+        with warnings.catch_warnings():
+            # Pillow warns above its own limit; ours is lower and gives the message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise MediaError(f"image {path} is {width}x{height} pixels, above the {MAX_PIXELS:,}-pixel "
+                                     "limit that guards against decompression bombs; downscale it first")
+                img = ImageOps.exif_transpose(img)
+                return to_rgb(img)
     except MediaError:
         raise
     except UnidentifiedImageError:
         raise MediaError(f"{path} is not an image file emodet can decode (JPEG, PNG, BMP, GIF, WebP, TIFF)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except PermissionError:
+        raise MediaError(f"image {path} cannot be read: permission denied (check the file's permissions)") from None
+    except Image.DecompressionBombError as exc:
+        raise MediaError(f"image {path} declares more pixels than the {MAX_PIXELS:,}-pixel limit that guards "
+                         f"against decompression bombs ({exc}); downscale it first") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"image {path} is damaged or truncated and cannot be decoded ({exc})") from None
+
+
+def animation_note(path: str | Path) -> str | None:
+    """For an animated image (GIF, WebP, APNG): a note that only its first frame was analysed."""
+    from PIL import Image
+
+    if Path(path).suffix.lower() not in ANIMATED_SUFFIXES:
+        return None
+    try:
+        with Image.open(path) as img:
+            frames = getattr(img, "n_frames", 1)
+    except Exception:  # unreadable files are reported by read_image, not here
+        return None
+    if frames <= 1:
+        return None
+    return (f"animated image with {frames} frames: only the first was analysed; convert it to a video "
+            "(e.g. ffmpeg -i in.gif out.mp4) to analyse every frame")
 
 
 def to_rgb(img) -> np.ndarray:

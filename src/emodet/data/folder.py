@@ -21,17 +21,30 @@ SPLIT_DIRS = ("train", "val", "test")
 
 
 def load_folder(root: str | Path, image_size: int, val_fraction: float, test_fraction: float,
-                seed: int) -> dict[str, LabelledImages]:
+                seed: int, allow_empty_classes: bool = False) -> dict[str, LabelledImages]:
+    """The splits of a class-folder dataset; a class folder without images in the training part is
+    refused (a model cannot learn a class it never sees) unless ``allow_empty_classes``."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"dataset folder {root} does not exist or is not a directory; expected "
                         "DIR/<class name>/<images> or DIR/train|val|test/<class name>/<images>")
     if (root / "train").is_dir():
         class_names = _class_names(root / "train")
-        return {name: _load_split(root / name, class_names, image_size, name)
-                for name in SPLIT_DIRS if (root / name).is_dir()}
+        splits = {name: _load_split(root / name, class_names, image_size, name)
+                  for name in SPLIT_DIRS if (root / name).is_dir()}
+        _check_classes_present(splits["train"], root / "train", allow_empty_classes)
+        return splits
     whole = _load_split(root, _class_names(root), image_size, "all")
+    _check_classes_present(whole, root, allow_empty_classes)
     return stratified_split(whole, val_fraction, test_fraction, seed)
+
+
+def _check_classes_present(data: LabelledImages, root: Path, allow_empty: bool) -> None:
+    empty = [name for name, count in data.class_counts().items() if count == 0]
+    if empty and not allow_empty:
+        raise DataError(f"class folder(s) {', '.join(str(root / name) for name in empty)} hold no readable images; "
+                        "add images, remove the folder, or set data.allow_empty_classes=true to keep the class "
+                        "(the model will never predict it well)")
 
 
 def stratified_split(data: LabelledImages, val_fraction: float, test_fraction: float,

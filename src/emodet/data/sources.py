@@ -55,7 +55,8 @@ def split_name(name: str) -> str:
 
 def load_splits(spec: str | DataSource, *, image_size: int = 96, soft_targets: bool = False,
                 val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 42,
-                ferplus_votes: str = "", ferplus_blend: float = 0.0) -> dict[str, LabelledImages]:
+                ferplus_votes: str = "", ferplus_blend: float = 0.0,
+                allow_empty_classes: bool = False) -> dict[str, LabelledImages]:
     """All splits of a source. ``image_size`` only applies to folders (FER2013 stays 48x48).
 
     ``ferplus_blend`` > 0 (fer2013 sources) blends FER+'s votes from ``ferplus_votes`` into the
@@ -76,7 +77,8 @@ def load_splits(spec: str | DataSource, *, image_size: int = 96, soft_targets: b
         table = fer2013.read_fer2013(source.paths[0])
         splits = ferplus.join(table, source.paths[1], soft=soft_targets)
     else:
-        splits = folder.load_folder(source.paths[0], image_size, val_fraction, test_fraction, seed)
+        splits = folder.load_folder(source.paths[0], image_size, val_fraction, test_fraction, seed,
+                                    allow_empty_classes)
     if "train" not in splits:
         raise DataError(f"{source} has no training split")
     train = require_images(splits["train"], str(source))

@@ -2,7 +2,9 @@
 
 :func:`process` yields one :class:`Record` per image or video frame, or one error record per
 input that failed (unreadable file, video that cannot be opened, stream that dropped), and goes
-on with the next input. Images are decoded one by one and classified in small batches.
+on with the next input. Images are decoded one by one and classified in small batches, bounded
+both in images and in decoded pixels (:data:`MAX_PIXELS_IN_FLIGHT`), so a folder of huge photos
+holds at most a few of them in memory at once.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from emodet.errors import EmodetError
-from emodet.imageio import read_image
+from emodet.imageio import animation_note, read_image
 from emodet.inference.sinks import AnnotatedSaver, Record
 from emodet.inference.sources import Input
+
+#: Decoded pixels a batch may hold before it is classified (about 1 GB of RGB): eight 80-megapixel
+#: images would otherwise be in memory together.
+MAX_PIXELS_IN_FLIGHT = 320_000_000
 
 
 def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedSaver | None = None,
@@ -25,10 +31,14 @@ def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedS
             yield Record(item.name, error=item.error)
         elif item.kind == "image":
             try:
-                pending.append((item.name, read_image(item.name)))
+                image = read_image(item.name)
             except EmodetError as exc:
                 yield from _flush(detector, pending, saver)
                 yield Record(item.name, error=str(exc))
+                continue
+            if pending and _pixels(pending) + image.shape[0] * image.shape[1] > MAX_PIXELS_IN_FLIGHT:
+                yield from _flush(detector, pending, saver)
+            pending.append((item.name, image))
             if len(pending) >= batch_size:
                 yield from _flush(detector, pending, saver)
         else:
@@ -51,7 +61,11 @@ def _flush(detector, pending: list, saver) -> Iterator[Record]:
     for (name, image), result in zip(batch, results):
         if saver is not None:
             saver.save_image(name, image, result)
-        yield Record(name, result)
+        yield Record(name, result, note=animation_note(name))
+
+
+def _pixels(pending: list) -> int:
+    return sum(image.shape[0] * image.shape[1] for _, image in pending)
 
 
 def _video(detector, source: str, stride: int, saver, on_frame) -> Iterator[Record]:
@@ -73,5 +87,7 @@ def _video(detector, source: str, stride: int, saver, on_frame) -> Iterator[Reco
             saver.close_video(source)
     if frames.ended != "end":
         yield Record(source, error=frames.ended or "the stream ended without a reason")
+    elif frames.frames_read == 0:
+        yield Record(source, error=f"video {source} opened but holds no frames that can be decoded")
     else:
         yield Record(source, completed=frames.frames_read)

@@ -1,14 +1,18 @@
 """Where detection results go: JSON Lines, JSON, CSV, and annotated images or videos.
 
-Every sink takes one record at a time, :class:`Record` (a result or an error for one
-image or frame), and writes it at once where the format allows (JSON Lines, CSV), so an
-interrupted run keeps everything finished before the interruption.
+Every sink takes one record at a time, :class:`Record` (a result or an error for one image or
+frame). A run with any output keeps a :class:`Journal` (the ``--jsonl`` file, or one beside the
+other outputs): written a full line at a time, it is what ``--resume`` reads and what the JSON
+array is rebuilt from, so every format holds each record exactly once after any interruption
+and any number of resumes.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,76 +27,158 @@ class Record:
     result: FrameResult | None = None
     error: str | None = None
     completed: int | None = None  # set on the last record of a video: how many frames it gave
+    note: str | None = None  # something the user should know about a successful result
 
     def to_dict(self) -> dict:
         if self.completed is not None:
             return {"source": self.source, "completed": True, "frames": self.completed}
         if self.result is None:
             return {"source": self.source, "error": self.error}
-        return {**self.result.to_dict(), "source": self.source}
+        data = {**self.result.to_dict(), "source": self.source}
+        return {**data, "note": self.note} if self.note else data
 
 
-class JsonlSink:
-    """One JSON object per line: a frame result or ``{"source", "error"}``."""
+class Journal:
+    """The JSON Lines file of a batch run: one full line per record, and what resume reads.
 
-    def __init__(self, path: Path, append: bool = False):
-        self.file = open(path, "a" if append else "w", encoding="utf-8")
+    Each record is one ``write`` of a complete line to an unbuffered file, so an interruption can
+    only cut the last line; opening with ``resume=True`` drops such a fragment, keeps the
+    records of every finished input (an image's result or error, a video's ``completed`` or
+    error record) and drops those of unfinished ones (the frames of a video cut short), then
+    appends. Inputs that failed count as finished unless ``retry_failed``: then their error
+    records are dropped and they are tried again. Resuming N times gives the file one would.
+    """
+
+    def __init__(self, path: Path, resume: bool = False, retry_failed: bool = False):
+        self.path = Path(path)
+        records = read_jsonl(self.path) if resume and self.path.is_file() else []
+        finished, failed = finished_sources(records)
+        self.done = finished - failed if retry_failed else finished
+        self.failed_before = failed
+        self.retried = failed if retry_failed else set()
+        _replace(self.path, "".join(_line(r) for r in records if r["source"] in self.done))
+        self.file = open(self.path, "ab", buffering=0)
 
     def write(self, record: Record) -> None:
-        self.file.write(json.dumps(record.to_dict()) + "\n")
-        self.file.flush()
+        self.file.write(_line(record.to_dict()).encode("utf-8"))
+
+    def records(self) -> list[dict]:
+        return read_jsonl(self.path)
 
     def close(self) -> None:
         self.file.close()
 
 
 class JsonSink:
-    """A single JSON array, written when the run closes (use JSON Lines for incremental output)."""
+    """A single JSON array, rebuilt from the run's :class:`Journal` (so it holds every record of
+    every resumed part exactly once) whenever the run ends, interrupted or not."""
 
-    def __init__(self, path: Path, append: bool = False):
+    def __init__(self, path: Path, journal: Journal):
         self.path = path
-        self.records = json.loads(path.read_text()) if append and path.is_file() else []
+        self.journal = journal
 
     def write(self, record: Record) -> None:
-        self.records.append(record.to_dict())
+        pass  # the journal already holds it
 
     def close(self) -> None:
-        self.path.write_text(json.dumps(self.records, indent=1))
+        _replace(self.path, json.dumps(self.journal.records(), indent=1))
 
 
 class CsvSink:
-    """One row per face (or per failed input), with every class probability as a column."""
+    """One row per face (or per failed input), with every class probability as a column.
 
-    def __init__(self, path: Path, class_names: tuple[str, ...], append: bool = False):
+    On resume, rows of inputs the journal does not count as finished are dropped first (with a
+    cut last line), so no input is ever written twice.
+    """
+
+    def __init__(self, path: Path, class_names: tuple[str, ...], keep: set[str] | None = None):
         self.class_names = class_names
         self.columns = ["source", "frame", "timestamp", "track_id", "x", "y", "width", "height",
                         "detection_score", "label", "score", *(f"p_{name}" for name in class_names), "error"]
-        new = not (append and path.is_file())
-        self.file = open(path, "a" if append else "w", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.file, fieldnames=self.columns)
-        if new:
-            self.writer.writeheader()
+        kept = _csv_rows(path, keep) if keep is not None and path.is_file() else []
+        self.file = open(path, "w", newline="", encoding="utf-8")
+        self.writer = csv.DictWriter(self.file, fieldnames=self.columns, extrasaction="ignore")
+        self.writer.writeheader()
+        self.writer.writerows(kept)
+        self.file.flush()
 
     def write(self, record: Record) -> None:
         if record.completed is not None:
             return
         if record.result is None:
-            self.writer.writerow({"source": record.source, "error": record.error})
+            rows = [{"source": record.source, "error": record.error}]
         elif not record.result.faces and record.result.frame_index is None:
-            self.writer.writerow({"source": record.source})  # an image without faces: done, nothing found
+            rows = [{"source": record.source}]  # an image without faces: done, nothing found
         else:
-            result = record.result
-            for face in result.faces:
-                row = {"source": record.source, "frame": result.frame_index, "timestamp": result.timestamp,
-                       "track_id": face.track_id, "detection_score": face.detection_score,
-                       "label": face.label, "score": face.score}
-                row.update(zip(("x", "y", "width", "height"), face.box))
-                row.update({f"p_{n}": float(p) for n, p in zip(self.class_names, face.probs)})
-                self.writer.writerow(row)
+            rows = [self._face_row(record, face) for face in record.result.faces]
+        for row in rows:
+            self.writer.writerow(row)
         self.file.flush()
+
+    def _face_row(self, record: Record, face) -> dict:
+        result = record.result
+        row = {"source": record.source, "frame": result.frame_index, "timestamp": result.timestamp,
+               "track_id": face.track_id, "detection_score": face.detection_score,
+               "label": face.label, "score": face.score}
+        row.update(zip(("x", "y", "width", "height"), face.box))
+        row.update({f"p_{n}": float(p) for n, p in zip(self.class_names, face.probs)})
+        return row
 
     def close(self) -> None:
         self.file.close()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON Lines file, without a last line cut short by an interruption."""
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    records = []
+    for line in lines[:-1]:  # the part after the last newline is empty or a cut fragment
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "source" in record:
+            records.append(record)
+    return records
+
+
+def finished_sources(records: list[dict]) -> tuple[set[str], set[str]]:
+    """(inputs whose final record is there, those of them that failed)."""
+    finished, failed = set(), set()
+    for record in records:
+        if "error" in record:
+            finished.add(record["source"])
+            failed.add(record["source"])
+        elif record.get("completed") or "frame" not in record:
+            finished.add(record["source"])
+    return finished, failed
+
+
+def _line(record: dict) -> str:
+    return json.dumps(record) + "\n"
+
+
+def _csv_rows(path: Path, keep: set[str]) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]  # a row cut by the interruption
+    return [row for row in csv.DictReader(io.StringIO(text)) if row.get("source") in keep]
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a crash leaves the old file or the new one, never half."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def journal_path(jsonl: Path | None, json_path: Path | None, csv_path: Path | None) -> Path | None:
+    """The run's journal: the ``--jsonl`` file, else ``<--json or --csv file>.journal.jsonl``."""
+    if jsonl is not None:
+        return jsonl
+    other = json_path or csv_path
+    return None if other is None else other.with_name(other.name + ".journal.jsonl")
 
 
 class AnnotatedSaver:
@@ -134,25 +220,3 @@ class AnnotatedSaver:
         name = Path(source).stem if (replace_suffix or Path(source).suffix) else Path(source).name
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "stream"
         return self.directory / (safe + suffix)
-
-
-def done_sources(path: Path) -> set[str]:
-    """Inputs finished in an earlier run's JSON Lines or CSV output (for ``--resume``).
-
-    An image counts once its result is recorded; a video only once its ``completed`` record is
-    (JSON Lines only: CSV rows cannot tell a finished video from an interrupted one).
-    """
-    if not path.is_file():
-        return set()
-    if path.suffix == ".csv":
-        with open(path, newline="", encoding="utf-8") as f:
-            return {row["source"] for row in csv.DictReader(f) if not row.get("error") and not row.get("frame")}
-    done = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by the interruption
-        if record.get("completed") or ("error" not in record and "frame" not in record):
-            done.add(record["source"])
-    return done

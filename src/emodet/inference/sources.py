@@ -3,13 +3,20 @@
 A source is an image file, a directory (searched recursively), a glob pattern, a video file,
 a webcam index or a stream URL. Expansion never fails: a missing path becomes an input that
 carries its error, so a batch run records it and goes on.
+
+Directories are walked without following symbolic links to directories (as ``find`` does by
+default), for folders and ``**`` globs alike, so a symlink loop can neither repeat inputs nor
+make listing endless; a file reached under two names is listed once.
 """
 
 from __future__ import annotations
 
 import glob
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from emodet.imageio import IMAGE_SUFFIXES
 from emodet.inference.video import VIDEO_SUFFIXES, is_url, is_webcam
@@ -23,16 +30,27 @@ class Input:
 
 
 def expand_sources(sources: list[str]) -> list[Input]:
-    """All inputs named by ``sources``, in order, without duplicates."""
+    """All inputs named by ``sources``, in order, each file once (by its real path)."""
     inputs: list[Input] = []
     for source in sources:
         inputs.extend(_expand(str(source)))
     seen, unique = set(), []
     for item in inputs:
-        if item.name not in seen:
-            seen.add(item.name)
+        key = os.path.realpath(item.name) if item.kind != "stream" and not item.error else item.name
+        if key not in seen:
+            seen.add(key)
             unique.append(item)
     return unique
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every regular file under ``root``, in sorted order, never entering symlinked directories."""
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            if path.is_file():  # also drops broken links
+                yield path
 
 
 def _expand(source: str) -> list[Input]:
@@ -40,21 +58,64 @@ def _expand(source: str) -> list[Input]:
         return [Input(source, "stream")]
     path = Path(source).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _media_kind(p))
+        files = [p for p in walk_files(path) if _media_kind(p)]
         if not files:
             return [Input(source, "image", f"directory {source} holds no image or video files "
                                            f"({', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})")]
         return [Input(str(p), _media_kind(p)) for p in files]
     if path.is_file():
         return [Input(str(path), _media_kind(path) or "image")]
+    if path.is_symlink():
+        return [Input(source, "image", f"{source} is a broken symbolic link (it points to "
+                                       f"{os.readlink(path)!r}, which does not resolve to a file)")]
     if glob.has_magic(source):
-        matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-        files = [p for p in matches if p.is_file()]
+        files = list(_glob(str(path)))
         if not files:
             return [Input(source, "image", f"no files match {source}")]
         return [Input(str(p), _media_kind(p) or "image") for p in files]
     return [Input(source, "image", f"{source} does not exist (expected an image, a video, a directory, a glob "
                                    "pattern, a webcam index such as 0, or an rtsp:// or http:// URL)")]
+
+
+def _glob(pattern: str) -> Iterator[Path]:
+    """Files matching ``pattern`` (``*``, ``?``, ``[...]``; ``**`` for any depth), found by walking
+    from its literal prefix without following directory symlinks (unlike :func:`glob.glob`)."""
+    parts = Path(pattern).parts
+    literal = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    root = Path(*parts[:literal]) if literal else Path(".")
+    regex = re.compile(_translate("/".join(parts[literal:])))
+    if not root.is_dir():
+        return
+    for path in walk_files(root):
+        if regex.fullmatch(path.relative_to(root).as_posix()):
+            yield path
+
+
+def _translate(pattern: str) -> str:
+    """A glob pattern over ``/``-separated relative paths as a regex (``**/`` spans zero or more folders)."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
 
 
 def _media_kind(path: Path) -> str | None:

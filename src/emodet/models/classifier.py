@@ -160,12 +160,19 @@ def load_model(path: str | Path, compile: bool = False) -> keras.Model:
     """Load a ``.keras`` emodet model, with an error naming the file if that is impossible."""
     import emodet.models.layers  # noqa: F401  (registers the serialisable layers)
 
+    import zipfile
+
     path = Path(path).expanduser()
+    if path.is_symlink() and not path.exists():
+        raise ModelError(f"model file {path} is a broken symbolic link; point it at a .keras file")
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist; pass a .keras file written by emodet train")
     if path.suffix != ".keras":
         raise ModelError(f"model file {path} is not a .keras file; emodet trains and loads Keras 3 .keras models "
                          "(exported .onnx/.tflite files are for the detector's runtimes)")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"model file {path} is not a valid Keras file (a .keras model is a zip archive; this one "
+                         "is truncated or something else); copy it again or retrain")
     try:
         model = keras.saving.load_model(path, compile=compile)
     except Exception as exc:  # Keras raises many types for damaged archives

@@ -99,7 +99,8 @@ def load_run_splits(config: RunConfig, source: str | None = None) -> dict[str, L
     return load_splits(source, image_size=config.model.image_size or spec.input_size,
                        soft_targets=config.data.soft_targets, val_fraction=config.data.val_fraction,
                        test_fraction=config.data.test_fraction, seed=config.train.seed,
-                       ferplus_votes=config.data.ferplus_votes, ferplus_blend=config.data.ferplus_blend)
+                       ferplus_votes=config.data.ferplus_votes, ferplus_blend=config.data.ferplus_blend,
+                       allow_empty_classes=config.data.allow_empty_classes)
 
 
 def float32_copy(model: keras.Model, config: RunConfig) -> keras.Model:
