@@ -139,3 +139,31 @@ def test_mixed_bfloat16_training_saves_a_float32_model_that_knows_its_face_size(
     assert np.mean(saved.predict(faces, verbose=0).argmax(1) == mixed.argmax(1)) > 0.95
     losses = [row["loss"] for row in read_history(tmp_path / "run")]
     assert losses[-1] < losses[0]
+
+
+def test_validation_made_only_of_training_copies_finishes_and_a_broken_finish_resumes(fer_splits, tmp_path):
+    """Every validation image is a copy of a training image: the de-duplicated subset is empty, which
+    is a row in the report, not a crash; and a run whose evaluation never ran is finished by --resume."""
+    import cv2
+
+    from emodet.cli import main
+
+    faces = fer_splits["train"]
+    for split, count in (("train", 12), ("val", 6)):
+        for name, label in (("happy", 3), ("sad", 4)):
+            folder = tmp_path / "faces" / split / name
+            folder.mkdir(parents=True)
+            rows = np.flatnonzero(faces.labels == label)[:count]
+            for i in rows:
+                cv2.imwrite(str(folder / f"{i}.png"), faces.images[i, ..., 0])
+    argv = ["train", "--data", f"folder:{tmp_path / 'faces'}", "--backbone", "small_cnn", "--set", "model.weights=none",
+            "--set", "model.image_size=48", "--set", "train.head_epochs=0", "--set", "train.finetune_epochs=1",
+            "--set", "train.batch_size=8", "--run-dir", str(tmp_path / "run"), "--quiet"]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["val"]["subsets"]["without_train_duplicates"]["images"] == 0
+    (tmp_path / "run" / "metrics.json").unlink()
+    (tmp_path / "run" / "report-val.html").unlink()
+    assert main(argv) == 2  # a plain rerun is refused ...
+    assert main(argv + ["--resume"]) == 0  # ... and --resume finishes the evaluation and the report
+    assert (tmp_path / "run" / "metrics.json").is_file() and (tmp_path / "run" / "report-val.html").is_file()

@@ -276,6 +276,8 @@ def _add_detect(verbs) -> None:
     p.add_argument("--stride", type=int, default=1, help="on video, process every N-th frame")
     p.add_argument("--smoothing", type=float, default=None,
                    help="on video, weight of the past in each face's moving average (0 = off, default 0.6)")
+    p.add_argument("--tta", action="store_true",
+                   help="average each face with its mirror image (slightly more accurate, half the speed)")
     p.add_argument("--max-side", type=int, default=None, metavar="PIXELS",
                    help="shrink images to at most this many pixels on their longer side before face detection "
                         "(mtcnn and yunet; default 640; 0 = never shrink, for small faces in very wide or tall "
@@ -301,7 +303,7 @@ def _run_detect(args) -> int:
     if not args.verbose:
         _quiet_media_libraries()
     options = {} if args.max_side is None else {"max_side": args.max_side or None}
-    detector = EmotionDetector(args.model, args.detector, detector_options=options,
+    detector = EmotionDetector(args.model, args.detector, detector_options=options, tta=args.tta,
                                smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
     class_names = detector.class_names  # load the model and the face detector now, so a bad --model
     detector.face_detector  # or --detector fails before any work is done

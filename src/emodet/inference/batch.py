@@ -16,9 +16,9 @@ from emodet.imageio import animation_note, read_image
 from emodet.inference.sinks import AnnotatedSaver, Record
 from emodet.inference.sources import Input
 
-#: Decoded pixels a batch may hold before it is classified (about 1 GB of RGB): eight 80-megapixel
+#: Decoded pixels a batch may hold before it is classified (about 480 MB of RGB): eight 80-megapixel
 #: images would otherwise be in memory together.
-MAX_PIXELS_IN_FLIGHT = 320_000_000
+MAX_PIXELS_IN_FLIGHT = 160_000_000
 
 
 def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedSaver | None = None,

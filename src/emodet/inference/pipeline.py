@@ -27,11 +27,14 @@ class EmotionDetector:
     model, or a Keras model. ``detector``: a face detector name (see
     :func:`emodet.inference.detectors.list_detectors`) or a detector object.
     ``smoothing`` applies to :meth:`stream` only; single images are never smoothed.
+    ``tta`` averages each face with its mirror image: a little more accurate (docs/MODEL_CARD.md),
+    twice the classification time; meant for batch work rather than live video.
     """
 
     def __init__(self, model=None, detector: str | object | None = None, *, smoothing: float = DEFAULT_SMOOTHING,
-                 margin: float | None = None, detector_options: dict | None = None):
+                 margin: float | None = None, detector_options: dict | None = None, tta: bool = False):
         self.model = model
+        self.tta = tta
         self.detector = detector
         self.smoothing = smoothing
         self.margin = margin
@@ -98,7 +101,11 @@ class EmotionDetector:
         crops = [align_faces(rgb, faces, size, **kwargs) for rgb, faces in zip(images, found) if faces]
         if not crops:
             return np.zeros((0, len(self.class_names)), np.float32)
-        return self.classifier.predict(np.concatenate(crops))
+        faces = np.concatenate(crops)
+        probs = self.classifier.predict(faces)
+        if self.tta:
+            probs = (probs + self.classifier.predict(np.ascontiguousarray(faces[:, :, ::-1]))) / 2
+        return probs
 
     def _result(self, rgb, faces, probs, source, track_ids=None, frame=None) -> FrameResult:
         ids = track_ids or [None] * len(faces)

@@ -139,8 +139,8 @@ def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
                               + "; ".join(differences) + ". Resume with the same settings or start a new run directory")
         return
     if (run_dir / recorder.STATE).is_file():
-        raise ConfigError(f"{run_dir} already holds a training run; pass --resume to continue it "
-                          "or choose another --run-dir")
+        raise ConfigError(f"{run_dir} already holds a training run; pass --resume to continue it (or to finish "
+                          "its evaluation and report) or choose another --run-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, saved)
 

@@ -1,0 +1,95 @@
+"""Wall time and peak memory of `emodet detect` batches, each run in a fresh process.
+
+    python benchmarks/batch_scale.py [--detector mtcnn] [--images 400] [--large 8] [--repeats 3]
+
+1. A folder of ``--images`` real FER2013 faces (PublicTest, upscaled and pasted at random sizes
+   into 640x480 frames), 5% of them broken files, written to a temporary folder (never kept).
+2. ``--large`` images of 9000x8000 pixels (72 megapixels, just under emodet's 80-megapixel limit)
+   with one face each: memory must stay bounded by the pixels in flight, not grow with the count.
+Each row is the median over ``--repeats`` runs of wall time (start-up included) and the peak
+resident memory of the `emodet detect` process (``ru_maxrss`` of the child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pipeline_fidelity import SHARED, make_frame, seed_detector_cache  # noqa: E402
+
+
+def write_faces(folder: Path, count: int) -> None:
+    from emodet.data import load_split
+
+    data = load_split(f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}", "val")
+    rng = np.random.default_rng(0)
+    for n, i in enumerate(rng.choice(len(data), size=count, replace=False)):
+        frame, _ = make_frame(data.images[i, ..., 0], rng)
+        path = folder / f"face{n:04d}.jpg"
+        cv2.imwrite(str(path), frame[..., ::-1])
+        if n % 20 == 7:  # 5% broken: cut in half
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def write_large(folder: Path, count: int) -> None:
+    from emodet.imageio import read_image
+
+    face = read_image(Path(__file__).resolve().parents[1] / "src" / "emodet" / "assets" / "samples" / "astronaut.jpg")
+    face = cv2.resize(face[30:250, 140:310], (1700, 2200))
+    for n in range(count):
+        frame = np.full((8000, 9000, 3), 100 + n, np.uint8)
+        frame[2000:4200, 3000:4700] = face
+        cv2.imwrite(str(folder / f"large{n}.jpg"), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80])
+
+
+def run(args: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one `emodet detect` process."""
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "emodet.cli", "detect", *args, "--quiet"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--detector", default="mtcnn")
+    parser.add_argument("--images", type=int, default=400)
+    parser.add_argument("--large", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    seed_detector_cache()
+    work = Path(tempfile.mkdtemp(prefix="emodet-batch-"))
+    (work / "faces").mkdir()
+    (work / "large").mkdir()
+    write_faces(work / "faces", args.images)
+    write_large(work / "large", args.large)
+    print(f"machine: {os.cpu_count()} CPU cores; detector {args.detector}; medians over {args.repeats} runs "
+          "(fresh process each, start-up included)")
+    print(f"{'batch':<36} {'wall s':>8} {'images/s':>9} {'peak RSS MB':>12}")
+    for label, folder, count in ((f"{args.images} photos 640x480, 5% broken", work / "faces", args.images),
+                                 (f"{args.large} photos of 72 megapixels", work / "large", args.large),
+                                 ("1 photo of 72 megapixels", work / "large" / "large0.jpg", 1)):
+        runs = [run([str(folder), "--detector", args.detector, "--jsonl", str(work / "out.jsonl")])
+                for _ in range(args.repeats)]
+        wall = statistics.median(r[0] for r in runs)
+        peak = statistics.median(r[1] for r in runs)
+        print(f"{label:<36} {wall:8.1f} {count / wall:9.2f} {peak:12.0f}")
+
+
+if __name__ == "__main__":
+    main()
