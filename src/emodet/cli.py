@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 def _needs_tensorflow(args) -> bool:
     if args.command == "info":
         return bool(args.model)
-    if args.command == "detect":
+    if args.command in ("detect", "serve"):
         exported = str(args.model or "").endswith((".onnx", ".tflite"))
         return not (exported and args.detector in ("yunet", "blazeface"))
     return True
@@ -507,6 +507,56 @@ def _print_record(record, write) -> None:
         write(f"{where}{track}: {face.label:<8} {face.score:5.1%}  box {x},{y},{w}x{h}  [{top}]")
 
 
+def _add_serve(verbs) -> None:
+    from emodet.serving.settings import API_KEY_ENV, ServeSettings
+
+    d = ServeSettings()
+    p = verbs.add_parser("serve", help="an HTTP API and a live webcam page (FastAPI on uvicorn)",
+                         description="POST /v1/detect (an image) -> faces and emotions as JSON; GET /v1/model; "
+                                     "GET /healthz, /readyz; WebSocket /v1/stream for live frames; the webcam page "
+                                     "at /; OpenAPI docs at /docs. Binds 127.0.0.1 unless --host says otherwise.")
+    p.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the bundled model)")
+    p.add_argument("--detector", help="face detector (default: emodet's default)")
+    p.add_argument("--host", default=d.host, help=f"address to bind (default {d.host}; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=d.port)
+    p.add_argument("--api-key", help=f"require this key on /v1/* (default: ${API_KEY_ENV} when set)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow browser calls from this origin (repeatable; CORS is off by default)")
+    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_bytes / 2 ** 20)
+    p.add_argument("--max-pixels", type=int, default=d.max_pixels)
+    p.add_argument("--queue-size", type=int, default=d.queue_size, help="requests in flight before 503")
+    p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds per request before 504")
+    p.add_argument("--workers", type=int, default=d.workers, help="threads decoding and detecting faces")
+    p.add_argument("--no-batching", action="store_true", help="classify each request's faces on their own")
+    p.add_argument("--batch-wait-ms", type=float, default=d.batch_wait_ms)
+    p.set_defaults(handler=_run_serve)
+
+
+def _run_serve(args) -> int:
+    import uvicorn
+
+    from emodet.serving.app import create_app
+    from emodet.serving.settings import API_KEY_ENV, ServeSettings
+
+    for name, value, low in (("--port", args.port, 1), ("--queue-size", args.queue_size, 1),
+                             ("--workers", args.workers, 1), ("--max-pixels", args.max_pixels, 1)):
+        if value < low:
+            raise EmodetError(f"{name} must be at least {low}, got {value}")
+    if args.timeout <= 0 or args.max_upload_mb <= 0 or args.batch_wait_ms < 0:
+        raise EmodetError("--timeout and --max-upload-mb must be positive and --batch-wait-ms not negative")
+    settings = ServeSettings(model=args.model, detector=args.detector, host=args.host, port=args.port,
+                             api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+                             cors_origins=tuple(args.cors_origin), max_upload_bytes=int(args.max_upload_mb * 2 ** 20),
+                             max_pixels=args.max_pixels, queue_size=args.queue_size, timeout_s=args.timeout,
+                             workers=args.workers, batching=not args.no_batching, batch_wait_ms=args.batch_wait_ms)
+    _quiet_media_libraries()
+    print(f"emodet serve: http://{args.host}:{args.port}/ (API docs at /docs; ready once /readyz answers 200)"
+          + ("; API key required" if settings.api_key else ""), flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=int(settings.timeout_s) + 5)
+    return 0
+
+
 def _add_export(verbs) -> None:
     p = verbs.add_parser("export", help="export a .keras model to ONNX, TFLite or a TensorFlow SavedModel",
                          description="The exported model keeps its class names and input contract and runs "
@@ -560,7 +610,7 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_detect, _add_train, _add_tune, _add_evaluate, _add_report, _add_export, _add_info]
+_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_report, _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

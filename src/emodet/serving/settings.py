@@ -1,0 +1,28 @@
+"""The one place where the service's defaults and limits live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Environment variable read for the API key when ``--api-key`` is not given.
+API_KEY_ENV = "EMODET_API_KEY"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    model: str | None = None  # None: the bundled model
+    detector: str | None = None  # None: emodet's default detector
+    host: str = "127.0.0.1"  # loopback only unless --host 0.0.0.0 is asked for
+    port: int = 8000
+    api_key: str | None = None  # when set, /v1/* needs it (X-API-Key header, Bearer token or ?api_key=)
+    cors_origins: tuple[str, ...] = field(default=())  # CORS is off unless origins are given
+    max_upload_bytes: int = 10 * 1024 * 1024  # larger bodies: 413
+    max_pixels: int = 40_000_000  # larger images (decompression bombs): 413
+    queue_size: int = 64  # requests in flight at once; beyond: 503 with Retry-After
+    timeout_s: float = 15.0  # per request; beyond: 504
+    batching: bool = True  # classify the faces of concurrent requests in one call
+    max_batch: int = 32  # faces per classifier call
+    batch_wait_ms: float = 3.0  # how long the first face waits for company
+    workers: int = 2  # threads decoding and detecting faces (one detector each)
+    max_frame_bytes: int = 2 * 1024 * 1024  # WebSocket frames; larger: the connection is closed
+    smoothing: float = 0.6  # per-connection smoothing on the WebSocket stream
