@@ -44,6 +44,7 @@ function connect() {
   socket.onmessage = (event) => {
     waiting = false;
     const answer = JSON.parse(event.data);
+    window.emodetLastAnswer = answer;  // for tests and the console
     if (answer.error) { setStatus(answer.error, true); } else { draw(answer); showBars(answer.faces); }
     answered += 1;
     const seconds = (performance.now() - started) / 1000;
