@@ -18,13 +18,15 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 
 def write_y4m(path: Path, frames: int = 50) -> Path:
-    """A 640x480 Y4M clip (Chromium's fake-camera format) of the astronaut's face drifting slowly."""
+    """A 640x480 Y4M clip (Chromium's fake-camera format) of the astronaut's face swaying slowly
+    (back and forth, so the clip Chromium loops has no jump)."""
     face = cv2.resize(load_sample("astronaut.jpg")[30:250, 140:310], (200, 260))
     with open(path, "wb") as out:
         out.write(b"YUV4MPEG2 W640 H480 F25:1 Ip A1:1 C420jpeg\n")
         for i in range(frames):
             frame = np.full((480, 640, 3), 110, np.uint8)
-            frame[100:360, 200 + i:400 + i] = face
+            x = 200 + abs(i - frames // 2)
+            frame[100:360, x:x + 200] = face
             out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
     return path
 
