@@ -25,7 +25,7 @@ from PIL import Image
 
 from emodet.errors import ConfigError, MediaError, ModelError
 from emodet.inference import model_files
-from conftest import SAMPLES, shared_path
+from conftest import SAMPLES, load_sample, shared_path
 from emodet.inference.detectors import (
     DEFAULT_DETECTOR,
     DetectedFace,
@@ -89,7 +89,7 @@ def check_contract(faces, image: np.ndarray) -> None:
 # --- registry ---------------------------------------------------------------------------------------
 
 def test_registry_lists_the_default_first():
-    assert DEFAULT_DETECTOR == "mtcnn"
+    assert DEFAULT_DETECTOR == "yunet"
     assert list_detectors()[0] == DEFAULT_DETECTOR
     assert sorted(list_detectors()) == ["blazeface", "mtcnn", "yunet"]
 
@@ -371,3 +371,13 @@ def test_detector_construction_reports_a_missing_model(empty_cache, monkeypatch)
 def test_unknown_model_file_name():
     with pytest.raises(ConfigError, match="Did you mean 'yunet'"):
         model_files.fetch("yunett")
+
+
+def test_yunet_ships_inside_the_package_and_needs_no_cache(empty_cache, monkeypatch):
+    monkeypatch.setattr(model_files.urllib.request, "urlopen", no_network)
+    path = model_files.packaged_path("yunet")
+    assert path is not None and "assets" in path.parts
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == model_files.MODEL_FILES["yunet"].sha256
+    assert len(create_detector("yunet").detect(load_sample("astronaut.jpg"))) == 1
+    assert not empty_cache.exists() or not list(empty_cache.iterdir())  # nothing was downloaded or cached
+    assert model_files.packaged_path("blazeface_short_range") is None  # not shipped: downloaded on first use

@@ -266,7 +266,8 @@ def _add_detect(verbs) -> None:
                                      "holds each record once after --resume.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the bundled model)")
-    p.add_argument("--detector", help="face detector (default: mtcnn, works offline; yunet is faster)")
+    p.add_argument("--detector", help="face detector: yunet (default), mtcnn (slower, most robust on turned faces) "
+                                      "or blazeface")
     p.add_argument("--json", type=Path,
                    help="write all results as one JSON array to this file, rebuilt from the run's journal "
                         "(the --jsonl file, or FILE.journal.jsonl beside it) when the run ends or is interrupted")

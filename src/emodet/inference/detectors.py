@@ -2,14 +2,14 @@
 
 Three detectors are registered (see :func:`list_detectors`):
 
-``mtcnn`` (the default, :data:`DEFAULT_DETECTOR`)
-    PyPI ``mtcnn`` 1.x on TensorFlow. Its weights ship inside the wheel, so it works offline right
-    after ``pip install``. The most robust of the three on half-profile and partly hidden faces,
-    with the most accurate landmarks, and the slowest (0.1-0.3 s per 640x480 frame on 2 CPU cores).
-``yunet``
+``yunet`` (the default, :data:`DEFAULT_DETECTOR`)
     OpenCV Zoo's YuNet through ``cv2.FaceDetectorYN``: fast (15-30 ms per 640x480 frame), accurate
-    boxes, five landmarks. Its ONNX file is downloaded once into the model cache
-    (:mod:`emodet.inference.model_files`).
+    boxes, five landmarks. Its 230 kB ONNX file (MIT) ships inside emodet, so it works offline right
+    after ``pip install``.
+``mtcnn``
+    PyPI ``mtcnn`` 1.x on TensorFlow, weights inside its wheel. The most robust of the three on
+    half-profile and partly hidden faces, with the most accurate landmarks, and the slowest
+    (0.1-0.3 s per 640x480 frame on 2 CPU cores).
 ``blazeface``
     MediaPipe's BlazeFace short-range model run directly with LiteRT (``ai_edge_litert``): the
     fastest (2-3 ms per frame), made for faces within about 2 m of the camera (selfies,
@@ -19,8 +19,9 @@ Every detector takes an RGB uint8 ``(H, W, 3)`` array and returns :class:`Detect
 with boxes in input-image pixels, clipped to the image and sorted by score (best first).
 
 Constructing a detector loads its model, so construct it once and reuse it for every frame.
-Constructing ``yunet`` or ``blazeface`` calls :func:`emodet.inference.model_files.fetch`, which
-downloads the model file on first use (and raises :class:`~emodet.errors.ModelError` offline);
+Constructing ``blazeface`` (or ``yunet`` in an installation without its packaged file) calls
+:func:`emodet.inference.model_files.fetch`, which downloads the model file on first use (and raises
+:class:`~emodet.errors.ModelError` offline);
 nothing downloads at import time. TensorFlow is imported only when an ``mtcnn`` detector is built.
 A detector keeps per-frame state (YuNet's input size), so use one instance per thread.
 """
@@ -39,10 +40,10 @@ import cv2
 import numpy as np
 
 from emodet.errors import ConfigError, MediaError, ModelError
-from emodet.inference.model_files import fetch
+from emodet.inference.model_files import fetch, packaged_path
 
 #: The detector used when none is named: it needs no download.
-DEFAULT_DETECTOR = "mtcnn"
+DEFAULT_DETECTOR = "yunet"
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,8 +194,8 @@ def _mtcnn_face(item: dict, scale: float) -> DetectedFace:
 class YuNetDetector(FaceDetector):
     """YuNet (OpenCV Zoo) through ``cv2.FaceDetectorYN``.
 
-    Constructing it fetches ``face_detection_yunet_2026may.onnx`` into the model cache (a download on
-    first use; see :mod:`emodet.inference.model_files`).
+    Its model file ``face_detection_yunet_2026may.onnx`` ships inside the package (checked by SHA-256);
+    an installation without it fetches it into the model cache instead (:mod:`emodet.inference.model_files`).
 
     Args:
         score_threshold: minimum face score. OpenCV's 0.9 default is too strict: YuNet scores real,
@@ -217,7 +218,7 @@ class YuNetDetector(FaceDetector):
         self.score_threshold = _check_probability("score_threshold", score_threshold, self.name)
         self.nms_threshold = _check_probability("nms_threshold", nms_threshold, self.name)
         self.max_side = _check_max_side(max_side, self.name)
-        path = fetch("yunet")
+        path = packaged_path("yunet") or fetch("yunet")
         self._input_size = (320, 320)
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", self._input_size, self.score_threshold,

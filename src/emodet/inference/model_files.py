@@ -19,6 +19,7 @@ import time; only :func:`fetch` touches the disk or the network.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import http.client
 import os
@@ -77,6 +78,35 @@ def cache_dir() -> Path:
     if xdg:
         return Path(os.path.expanduser(xdg)) / "emodet"
     return Path(os.path.expanduser("~")) / ".cache" / "emodet"
+
+
+#: Known files that ship inside the package (``emodet/assets/detectors``), by short name.
+PACKAGED = ("yunet",)
+
+
+def packaged_path(name: str) -> Path | None:
+    """The copy of ``name`` shipped inside emodet, checked against its SHA-256; ``None`` if not shipped.
+
+    A shipped copy with the wrong checksum is a damaged installation: a :class:`ModelError` says so.
+    """
+    from importlib import resources
+
+    spec = _lookup(name)
+    if name not in PACKAGED:
+        return None
+    path = Path(str(resources.files("emodet") / "assets" / "detectors" / spec.filename))
+    if not path.is_file():
+        return None
+    if _verified_sha(path, path.stat().st_mtime_ns) != spec.sha256:
+        raise ModelError(f"the face detector file {path} shipped with emodet is damaged (its SHA-256 is not "
+                         f"{spec.sha256}); reinstall emodet")
+    return path
+
+
+@functools.lru_cache(maxsize=8)
+def _verified_sha(path: Path, mtime_ns: int) -> str:
+    del mtime_ns  # part of the cache key: a replaced file is hashed again
+    return _sha256_of(path)
 
 
 def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
