@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from emodet.bundled import bundled_model_paths
 from emodet.errors import ConfigError, ModelError
 from emodet.evaluation.saliency import gradcam
 from emodet.labels import FER7, FERPLUS8
@@ -13,7 +12,12 @@ from emodet.models.ensemble import average_models, ensemble_members
 
 @pytest.fixture(scope="module")
 def members():
-    return [load_model(path) for path in bundled_model_paths()]
+    """A MobileNetV2 at 64 px and a small CNN at 48 px, both (as if) trained on 48 px faces."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return [build_model("mobilenet_v2", FER7, weights=None, image_size=64, source_size=48, augment=0),
+            build_model("small_cnn", FER7, weights=None, image_size=48, source_size=48, augment=0)]
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +71,20 @@ def test_report_on_an_ensemble_explains_its_first_member(members, scenario, tmp_
     page = evaluate(ensemble, scenario.test).save_html(tmp_path / "ensemble.html", model=ensemble,
                                                        data=scenario.test).read_text(encoding="utf-8")
     assert 'id="gradcam"' in page and "its first member, emodet_mobilenet_v2" in page
+
+
+def test_each_member_gets_the_crop_at_the_resolution_it_was_trained_on(members, faces):
+    """Members trained on 48 px faces take 48 px crops; the 64 px member upsamples them itself, as in
+    training, and the 48 px member sees the crop untouched (no 64 -> 48 shrink without antialiasing)."""
+    from emodet.inference.runtime import KerasClassifier
+
+    ensemble = average_models(members)
+    assert (describe(ensemble).image_size, describe(ensemble).crop_size) == (64, 48)
+    classifier = KerasClassifier(ensemble)
+    assert classifier.image_size == 48
+    rgb = np.repeat(faces, 3, axis=-1)
+    inner = {layer.name: layer for layer in classifier.model.layers}
+    small = inner["emodet_small_cnn"]
+    np.testing.assert_allclose(small.predict(rgb, verbose=0), members[1].predict(rgb, verbose=0), atol=1e-5)
+    expected = np.mean([member.predict(rgb, verbose=0) for member in members], axis=0)
+    np.testing.assert_allclose(classifier.predict(rgb), expected, atol=1e-5)

@@ -1,28 +1,35 @@
-"""Package a run's best model as a member of the bundled default model.
+"""Package a run's best model as the bundled default model.
 
-    python tools/bundle_model.py runs/bundled            # a finished run (best.keras)
-    python tools/bundle_model.py runs/bundled --partial  # a running one: last.keras + best.weights.h5
+    python tools/bundle_model.py RUN_DIR             # a finished run (best.keras)
+    python tools/bundle_model.py RUN_DIR --partial   # a running one: last.keras + best.weights.h5
 
-Saves the inference graph (no augmentation layers, no optimizer) into src/emodet/assets/models/
-as emodet-fer2013-<backbone>.keras, evaluates it once on FER2013 PrivateTest, and prints the
-sha256 and accuracy to record in src/emodet/bundled.py (MEMBERS) and docs/MODEL_CARD.md.
+Saves the inference graph (no augmentation layers, no optimizer, float32) into
+src/emodet/assets/models/ under bundled.MODEL_FILE, evaluates it on FER2013 PublicTest (the
+validation split, where models are chosen) and on CK+48 (cross-dataset, never trained on), and
+prints the sha256 to record in src/emodet/bundled.py. PrivateTest is reported by
+``python benchmarks/accuracy.py bundled --final``, once, for the model chosen here.
 """
 
 import argparse
 import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from emodet.bundled import member_file  # noqa: E402
-from emodet.data import load_split  # noqa: E402
-from emodet.evaluation.metrics import evaluate  # noqa: E402
-from emodet.models.classifier import describe, inference_model, load_model  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared")) / "data" / "fer2013" / "fer2013.csv.gz"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from crossdataset import per_sequence  # noqa: E402
+
+from emodet.bundled import MODEL_FILE  # noqa: E402
+from emodet.data import load_split  # noqa: E402
+from emodet.data.folder import load_folder  # noqa: E402
+from emodet.evaluation.metrics import evaluate  # noqa: E402
+from emodet.models.classifier import inference_model, load_model  # noqa: E402
+
+SHARED = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared"))
 
 parser = argparse.ArgumentParser()
 parser.add_argument("run_dir", type=Path)
@@ -36,11 +43,14 @@ if args.partial:
         model.load_weights(args.run_dir / "best.weights.h5")
 else:
     model = load_model(args.run_dir / "best.keras")
-backbone = describe(model).backbone
-target = REPO / "src" / "emodet" / "assets" / "models" / member_file(backbone)
+target = REPO / "src" / "emodet" / "assets" / "models" / MODEL_FILE
 inference_model(model).save(target)
-report = evaluate(load_model(target), load_split(f"fer2013:{DATA}", "test"))
-print(report.format_table())
+bundled = load_model(target)
+public = evaluate(bundled, load_split(f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}", "val"))
+ckplus = evaluate(bundled, load_folder(SHARED / "data" / "ckplus48", 48, 0.0, 0.0, seed=0)["train"], drop_unknown=True)
+print(public.format_table())
+print(ckplus.format_table())
+sequences = per_sequence(ckplus)
+print(f"CK+48 per sequence: accuracy {sequences.accuracy:.4f}, macro-F1 {sequences.averaged('macro')['f1']:.4f}")
 print(f"{target}: {target.stat().st_size / 1e6:.1f} MB")
-print(f'MEMBERS entry: "{backbone}": "{hashlib.sha256(target.read_bytes()).hexdigest()}"')
-print(f"PrivateTest accuracy of this member alone: {report.accuracy:.4f}")
+print(f'MODEL_SHA256 = "{hashlib.sha256(target.read_bytes()).hexdigest()}"')
