@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--detector", default="yunet")
     parser.add_argument("--n", type=int, default=600, help="PublicTest faces to paste (seeded sample)")
     parser.add_argument("--margin", type=float, default=None, help="crop margin (default: emodet's)")
+    parser.add_argument("--alignment", default=None, help="template or box (default: emodet's)")
     parser.add_argument("--data", default=f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}")
     args = parser.parse_args()
     seed_detector_cache()
@@ -75,7 +76,8 @@ def main() -> None:
     data = load_split(args.data, "val")
     rng = np.random.default_rng(0)
     rows = rng.choice(len(data), size=min(args.n, len(data)), replace=False)
-    detector = EmotionDetector(None if args.model == "bundled" else args.model, args.detector, margin=args.margin)
+    detector = EmotionDetector(None if args.model == "bundled" else args.model, args.detector, margin=args.margin,
+                               alignment=args.alignment)
     classifier = detector.classifier
     size = classifier.image_size
     direct_faces = np.stack([cv2.cvtColor(cv2.resize(data.images[i, ..., 0], (size, size),
@@ -106,8 +108,8 @@ def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     pipeline = float(np.mean(piped == truth[found])) if len(found) else float("nan")
     agree = float(np.mean(piped == direct[found])) if len(found) else float("nan")
     print(f"pipeline fidelity: model {args.model}, detector {args.detector}, margin "
-          f"{'default' if args.margin is None else args.margin}; {n} FER2013 PublicTest faces pasted at 96-240 px "
-          "into 640x480 frames")
+          f"{'default' if args.margin is None else args.margin}, alignment {args.alignment or 'default'}; "
+          f"{n} FER2013 PublicTest faces pasted at 96-240 px into 640x480 frames")
     print(f"{'faces found':<34} {len(found):5d} / {n} ({len(found) / n:.1%})")
     print(f"{'accuracy, crops fed directly (all)':<34} {direct_all:.4f}")
     print(f"{'accuracy, crops fed directly (found)':<34} {direct_found:.4f}")

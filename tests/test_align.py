@@ -127,6 +127,20 @@ def test_alignment_matrix_levels_the_eyes_and_puts_the_face_on_the_fer2013_templ
     assert points.mean(axis=0) == pytest.approx(100 * FER2013_TEMPLATE.mean(axis=0), abs=1e-6)
 
 
+def test_box_alignment_levels_the_eyes_and_centres_the_box():
+    face = rolled_face()
+    matrix = alignment_matrix(face, 100, margin=0.0, alignment="box")
+    eyes = transform(matrix, face.landmarks[:2])
+    assert eyes[0, 1] == pytest.approx(eyes[1, 1], abs=1e-3) and eyes[0, 0] < eyes[1, 0]
+    x, y, w, h = face.box
+    assert transform(matrix, [x + w / 2, y + h / 2])[0] == pytest.approx([50, 50], abs=1e-6)
+    # The crop keeps the face's scale: 100 px for the box's longer side at margin 0.
+    assert np.linalg.norm(eyes[1] - eyes[0]) == pytest.approx(
+        100 / h * np.linalg.norm(face.landmarks[1] - face.landmarks[0]), rel=1e-4)
+    with pytest.raises(ConfigError, match="alignment must be one of template, box"):
+        alignment_matrix(face, 100, alignment="similarity")
+
+
 def test_margin_widens_the_template_crop_around_the_same_face():
     face = rolled_face()
     tight = transform(alignment_matrix(face, 100, margin=0.0), template_points(face.landmarks))

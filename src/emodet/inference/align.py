@@ -40,6 +40,12 @@ DEFAULT_MARGIN = 0.0
 #: units of the 48x48 frame: the medians of YuNet's landmarks on 1,366 upscaled Training faces
 #: (tools/measure_face_template.py), made left-right symmetric (x mirrored about 0.5; the measured
 #: asymmetry was under 0.001). Each point varies by about 0.07 (interquartile range) across FER2013.
+#: How a face is cut out: ``template`` maps its landmarks onto FER2013's layout; ``box`` takes the
+#: square around the detector's box (eyes levelled by rotation). ``benchmarks/pipeline_fidelity.py
+#: --alignment`` compares them.
+ALIGNMENTS = ("template", "box")
+DEFAULT_ALIGNMENT = "template"
+
 FER2013_TEMPLATE = np.array([[0.3096, 0.3838], [0.6904, 0.3838], [0.5, 0.5857], [0.5, 0.7567]])
 
 
@@ -50,11 +56,12 @@ def template_points(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([landmarks[0], landmarks[1], landmarks[2], (landmarks[3] + landmarks[4]) / 2.0])
 
 
-def align_face(rgb: np.ndarray, face: DetectedFace, size: int, margin: float = DEFAULT_MARGIN) -> np.ndarray:
+def align_face(rgb: np.ndarray, face: DetectedFace, size: int, margin: float = DEFAULT_MARGIN,
+               alignment: str = DEFAULT_ALIGNMENT) -> np.ndarray:
     """A ``(size, size, 3)`` uint8 crop of ``face`` from the RGB frame ``rgb``, eyes levelled when known."""
     rgb = _check_frame(rgb)
     size, margin = _check_size(size), _check_margin(margin)
-    matrix, side = _crop_transform(face, margin)
+    matrix, side = _crop_transform(face, margin, _check_alignment(alignment))
     if side <= size:  # enlarging (or same size): one bilinear warp straight to the output size
         return _warp(rgb, _scaled(matrix, size / side), size, cv2.INTER_LINEAR)
     # Shrinking: warp at (about) native resolution, then average pixels down with INTER_AREA.
@@ -63,22 +70,24 @@ def align_face(rgb: np.ndarray, face: DetectedFace, size: int, margin: float = D
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def align_faces(rgb: np.ndarray, faces, size: int, margin: float = DEFAULT_MARGIN) -> np.ndarray:
+def align_faces(rgb: np.ndarray, faces, size: int, margin: float = DEFAULT_MARGIN,
+                alignment: str = DEFAULT_ALIGNMENT) -> np.ndarray:
     """Crops of every face in ``faces`` as one ``(N, size, size, 3)`` uint8 batch (N may be 0)."""
     size = _check_size(size)
-    crops = [align_face(rgb, face, size, margin) for face in faces]
+    crops = [align_face(rgb, face, size, margin, alignment) for face in faces]
     if not crops:
         return np.empty((0, size, size, 3), np.uint8)
     return np.stack(crops)
 
 
-def alignment_matrix(face: DetectedFace, size: int, margin: float = DEFAULT_MARGIN) -> np.ndarray:
+def alignment_matrix(face: DetectedFace, size: int, margin: float = DEFAULT_MARGIN,
+                     alignment: str = DEFAULT_ALIGNMENT) -> np.ndarray:
     """The 2x3 affine matrix mapping frame pixels to pixels of ``align_face``'s ``size`` x ``size`` crop.
 
     Use it to carry points (landmarks, for instance) into the crop, or its inverse
     (``cv2.invertAffineTransform``) to carry points from the crop back to the frame.
     """
-    matrix, side = _crop_transform(face, _check_margin(margin))
+    matrix, side = _crop_transform(face, _check_margin(margin), _check_alignment(alignment))
     return _scaled(matrix, _check_size(size) / side)[:2]
 
 
@@ -91,23 +100,30 @@ def eye_angle(face: DetectedFace) -> float:
     return math.degrees(math.atan2(y1 - y0, x1 - x0))
 
 
-def _crop_transform(face: DetectedFace, margin: float) -> tuple[np.ndarray, float]:
+def _crop_transform(face: DetectedFace, margin: float, alignment: str) -> tuple[np.ndarray, float]:
     """A 3x3 matrix mapping frame pixels to a crop whose top-left corner is 0 and whose side is ``side``
     (frame pixels, unscaled), and that side.
 
-    With landmarks, the eyes are levelled and the eyes, nose and mouth are scaled and shifted onto
-    :data:`FER2013_TEMPLATE` (:func:`eye_level_fit`); without them, or when they disagree
-    with the box by more than a factor of two (a tiny or half-hidden face), the crop is the square
-    of side ``max(w, h)`` centred on the box. Either way ``margin`` widens it on each side.
+    ``template``: with landmarks, the eyes are levelled and the eyes, nose and mouth are scaled and
+    shifted onto :data:`FER2013_TEMPLATE` (:func:`eye_level_fit`). ``box``, and ``template`` without
+    landmarks or when they disagree with the box by more than a factor of two (a tiny or half-hidden
+    face): the square of side ``max(w, h)`` around the box centre, rotated about the eyes' midpoint
+    to level them when landmarks are known. Either way ``margin`` widens it on each side.
     """
-    if face.landmarks is not None:
+    if face.landmarks is not None and alignment == "template":
         aligned = _template_transform(face, margin)
         if aligned is not None:
             return aligned
     x, y, w, h = face.box
     side = max(w, h, 1.0) * (1.0 + 2.0 * margin)
-    to_corner = np.array([[1.0, 0.0, side / 2.0 - x - w / 2.0], [0.0, 1.0, side / 2.0 - y - h / 2.0], [0.0, 0.0, 1.0]])
-    return to_corner, side
+    rotation = np.eye(3)
+    if face.landmarks is not None:
+        eyes_mid = (face.landmarks[0] + face.landmarks[1]) / 2.0
+        # getRotationMatrix2D turns by +angle counter-clockwise on screen, which undoes a roll of +angle.
+        rotation[:2] = cv2.getRotationMatrix2D((float(eyes_mid[0]), float(eyes_mid[1])), eye_angle(face), 1.0)
+    cx, cy, _ = rotation @ np.array([x + w / 2.0, y + h / 2.0, 1.0])
+    to_corner = np.array([[1.0, 0.0, side / 2.0 - cx], [0.0, 1.0, side / 2.0 - cy], [0.0, 0.0, 1.0]])
+    return to_corner @ rotation, side
 
 
 def _template_transform(face: DetectedFace, margin: float = 0.0) -> tuple[np.ndarray, float] | None:
@@ -167,6 +183,12 @@ def _check_size(size) -> int:
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ConfigError(f"crop size must be a positive integer number of pixels (e.g. the model's 48), got {size!r}")
     return int(size)
+
+
+def _check_alignment(alignment) -> str:
+    if alignment not in ALIGNMENTS:
+        raise ConfigError(f"alignment must be one of {', '.join(ALIGNMENTS)}, got {alignment!r}")
+    return alignment
 
 
 def _check_margin(margin) -> float:

@@ -27,13 +27,17 @@ class EmotionDetector:
     model, or a Keras model. ``detector``: a face detector name (see
     :func:`emodet.inference.detectors.list_detectors`) or a detector object.
     ``smoothing`` applies to :meth:`stream` only; single images are never smoothed.
+    ``margin`` and ``alignment`` (``"template"`` or ``"box"``) set how faces are cut out
+    (:mod:`emodet.inference.align`; ``None``: its defaults).
     ``tta`` averages each face with its mirror image: a little more accurate (docs/MODEL_CARD.md),
     twice the classification time; meant for batch work rather than live video.
     """
 
     def __init__(self, model=None, detector: str | object | None = None, *, smoothing: float = DEFAULT_SMOOTHING,
-                 margin: float | None = None, detector_options: dict | None = None, tta: bool = False):
+                 margin: float | None = None, detector_options: dict | None = None, tta: bool = False,
+                 alignment: str | None = None):
         self.model = model
+        self.alignment = alignment
         self.tta = tta
         self.detector = detector
         self.smoothing = smoothing
@@ -98,6 +102,8 @@ class EmotionDetector:
 
         size = self.classifier.image_size
         kwargs = {} if self.margin is None else {"margin": self.margin}
+        if self.alignment is not None:
+            kwargs["alignment"] = self.alignment
         crops = [align_faces(rgb, faces, size, **kwargs) for rgb, faces in zip(images, found) if faces]
         if not crops:
             return np.zeros((0, len(self.class_names)), np.float32)
