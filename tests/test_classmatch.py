@@ -56,3 +56,16 @@ def test_an_empty_subset_is_a_row_not_a_crash():
     assert np.isnan(report.accuracy) and report.per_class["a"]["support"] == 0
     assert "0 images" in report.format_table()
     assert report.confusion.shape == (2, 2)
+
+
+def test_ckplus_is_split_by_subject(ckplus_dir):
+    import csv
+
+    splits = load_folder(ckplus_dir, 48, 0.15, 0.2, seed=0)
+    with open(ckplus_dir / "labels.csv", newline="") as f:
+        subject = {row["path"].split("/")[-1]: row["subject"] for row in csv.DictReader(f)}
+    people = {name: {subject[str(i).split("/")[-1]] for i in split.ids} for name, split in splits.items()}
+    assert not (people["train"] & people["val"]) and not (people["train"] & people["test"]) \
+        and not (people["val"] & people["test"])
+    total = sum(len(split) for split in splits.values())
+    assert total == 981 and 0.15 <= len(splits["test"]) / total < 0.3 and 0.1 <= len(splits["val"]) / total < 0.25

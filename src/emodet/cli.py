@@ -231,6 +231,56 @@ def _evaluation_model(path: Path | None):
     return model, describe(model).crop_size
 
 
+def _add_compare(verbs) -> None:
+    p = verbs.add_parser("compare", help="is a candidate model really better than the current one?",
+                         description="Scores both models on the same images: the new data's split and a reference "
+                                     "split of the old data. Prints accuracy, the difference with its paired "
+                                     "bootstrap 95%% interval and an exact McNemar test, and the verdict of the "
+                                     "promotion rule (better on the new data at p < 0.05, and not worse on the "
+                                     "reference than --tolerance points). Exit status 0: promote; 1: do not.")
+    p.add_argument("candidate", type=Path, help="the candidate model (.keras, .onnx or .tflite)")
+    p.add_argument("--current", type=Path, help="the current model (default: the bundled model)")
+    p.add_argument("--data", required=True, help="the new data (e.g. folder:DIR)")
+    p.add_argument("--split", default="test", help="its split to score (default test)")
+    p.add_argument("--reference", help="the old data's source (e.g. fer2013:CSV); optional")
+    p.add_argument("--reference-split", default="val", help="default val (FER2013 PublicTest: PrivateTest "
+                                                           "stays the final report)")
+    p.add_argument("--tolerance", type=float, default=1.0, help="points the candidate may lose on the reference")
+    p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
+    p.add_argument("--json", type=Path, help="write the comparison to this JSON file")
+    p.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args) -> int:
+    from emodet.data.classmatch import match_classes
+    from emodet.data.sources import load_split
+    from emodet.evaluation.compare import format_comparisons, paired_comparison, promotion_verdict
+    from emodet.evaluation.metrics import model_classes, predict_proba
+
+    if args.tolerance < 0:
+        raise EmodetError(f"--tolerance must be zero or positive (points of accuracy), got {args.tolerance}")
+    candidate, size = _evaluation_model(args.candidate)
+    current, current_size = _evaluation_model(args.current)
+    if model_classes(candidate) != model_classes(current):
+        raise EmodetError(f"the candidate predicts {list(model_classes(candidate))} but the current model "
+                          f"{list(model_classes(current))}; compare models with the same classes")
+    rows = []
+    for source, split in ((args.data, args.split), (args.reference, args.reference_split)):
+        if not source:
+            continue
+        data = match_classes(load_split(source, split, image_size=max(size, current_size)), model_classes(current),
+                             drop_unknown=args.drop_unknown_classes)
+        predictions = [predict_proba(model, data).argmax(axis=1) for model in (current, candidate)]
+        rows.append(paired_comparison(f"{source.split(':')[0]} {split}", data.labels, *predictions))
+    print(format_comparisons(rows))
+    promote, why = promotion_verdict(rows[0], rows[-1], tolerance=args.tolerance / 100)
+    print(("promote: " if promote else "do not promote: ") + why)
+    if args.json:
+        args.json.write_text(json.dumps({"promote": promote, "why": why, "sets": [r.to_dict() for r in rows]},
+                                        indent=2))
+    return 0 if promote else EXIT_FAILURES
+
+
 def _add_report(verbs) -> None:
     p = verbs.add_parser("report", help="write an HTML report (figures, metrics, Grad-CAM) for a training run",
                          description="Evaluate RUN_DIR/best.keras on a split of the run's dataset and write one "
@@ -611,7 +661,8 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_report, _add_export, _add_info]
+_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_compare, _add_report, _add_export,
+          _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,8 @@
 """A directory of class subfolders (``DIR/happy/*.jpg``, ``DIR/sad/*.png``, ...).
 
 Either ``DIR/{train,val,test}/<class>/...`` with the splits given, or ``DIR/<class>/...`` split
-here, stratified by class and seeded. Images of any size and colour mode are decoded to RGB and
+here, seeded: by subject when ``DIR/labels.csv`` has ``path`` and ``subject`` columns (as CK+48
+does: the same person in two splits would inflate every score), else stratified by class. Images of any size and colour mode are decoded to RGB and
 resized to a square of ``image_size`` pixels (the folder is expected to hold face crops).
 Unreadable files are skipped and listed in the result's ``skipped``.
 """
@@ -36,7 +37,51 @@ def load_folder(root: str | Path, image_size: int, val_fraction: float, test_fra
         return splits
     whole = _load_split(root, _class_names(root), image_size, "all")
     _check_classes_present(whole, root, allow_empty_classes)
+    subjects = _subjects(root, whole)
+    if subjects is not None:
+        return subject_split(whole, subjects, val_fraction, test_fraction, seed)
     return stratified_split(whole, val_fraction, test_fraction, seed)
+
+
+def subject_split(data: LabelledImages, subjects: np.ndarray, val_fraction: float, test_fraction: float,
+                  seed: int) -> dict[str, LabelledImages]:
+    """Split so that each subject's images all fall in one split (seeded order of subjects; each
+    split gets whole subjects until it holds its fraction of the images)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(np.unique(subjects))
+    sizes = {subject: int(np.sum(subjects == subject)) for subject in order}
+    assigned, filled = {}, {"test": 0, "val": 0}
+    for subject in order:
+        for name, fraction in (("test", test_fraction), ("val", val_fraction)):
+            if filled[name] < fraction * len(data):
+                assigned[subject] = name
+                filled[name] += sizes[subject]
+                break
+        else:
+            assigned[subject] = "train"
+    split_of = np.array([assigned[subject] for subject in subjects])
+    return {name: data.take(np.flatnonzero(split_of == name), name=name)
+            for name in SPLIT_DIRS if np.any(split_of == name)}
+
+
+def _subjects(root: Path, data: LabelledImages) -> np.ndarray | None:
+    """Each image's subject from ``root/labels.csv`` (columns ``path``, ``subject``), or ``None``."""
+    import csv
+
+    table = root / "labels.csv"
+    if not table.is_file():
+        return None
+    with open(table, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not {"path", "subject"} <= set(reader.fieldnames or ()):
+            return None
+        by_path = {str((root / row["path"]).resolve()): row["subject"] for row in reader}
+    subjects = [by_path.get(str(Path(i).resolve())) for i in data.ids]
+    missing = [str(i) for i, s in zip(data.ids, subjects) if s is None]
+    if missing:
+        raise DataError(f"{table} names subjects, but not for {len(missing)} image(s), e.g. {missing[0]}; "
+                        "list every image (path relative to the folder) or remove the subject column")
+    return np.asarray(subjects)
 
 
 def _check_classes_present(data: LabelledImages, root: Path, allow_empty: bool) -> None:
