@@ -83,7 +83,7 @@ def test_bad_model_arguments_and_files(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "none.keras")
     (tmp_path / "broken.keras").write_bytes(b"PK not really a zip")
-    with pytest.raises(ModelError, match="cannot load model"):
+    with pytest.raises(ModelError, match="is not a valid Keras file"):
         load_model(tmp_path / "broken.keras")
     with pytest.raises(ModelError, match="not a .keras file"):
         (tmp_path / "m.h5").write_bytes(b"x")
