@@ -69,3 +69,35 @@ def test_ckplus_is_split_by_subject(ckplus_dir):
         and not (people["val"] & people["test"])
     total = sum(len(split) for split in splits.values())
     assert total == 981 and 0.15 <= len(splits["test"]) / total < 0.3 and 0.1 <= len(splits["val"]) / total < 0.25
+
+
+def test_evaluating_photos_through_the_detector(fer_splits, tmp_path, capsys, model_cache):
+    """Labelled photos (real FER2013 faces pasted into larger frames) scored through detection and
+    alignment, as `emodet detect` sees them; a photo without a face is counted, not scored."""
+    import json
+
+    import cv2
+
+    from emodet.cli import main
+
+    faces = fer_splits["val"]
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name, label in (("happiness", 3), ("surprised", 5)):
+            folder = tmp_path / "photos" / split / name
+            folder.mkdir(parents=True)
+            for i in np.flatnonzero(faces.labels == label)[:15]:
+                frame = np.full((360, 480), 120, np.uint8)
+                side = int(rng.integers(120, 200))
+                x, y = int(rng.integers(0, 480 - side)), int(rng.integers(0, 360 - side))
+                frame[y:y + side, x:x + side] = cv2.resize(faces.images[i, ..., 0], (side, side), interpolation=cv2.INTER_CUBIC)
+                cv2.imwrite(str(folder / f"{i}.jpg"), frame)
+    cv2.imwrite(str(tmp_path / "photos" / "test" / "happiness" / "empty.jpg"), np.full((360, 480), 120, np.uint8))
+    output = tmp_path / "photos.json"
+    code = main(["evaluate", "--data", f"folder:{tmp_path / 'photos'}", "--split", "test", "--faces", "detect",
+                 "--detector", "yunet", "--output", str(output)])
+    out = capsys.readouterr().out
+    assert code == 0 and "1 photo(s) had no face and are not scored" in out
+    report = json.loads(output.read_text())
+    assert report["images"] == 30 and report["photos_without_a_face"][0].endswith("empty.jpg")
+    assert report["accuracy"] > 0.6, out  # happy and surprise are FER2013's easiest classes

@@ -186,6 +186,11 @@ def _add_evaluate(verbs) -> None:
     p.add_argument("--drop-unknown-classes", action="store_true",
                    help="leave out images of classes the model does not predict (e.g. CK+'s contempt) "
                         "instead of refusing the dataset")
+    p.add_argument("--faces", choices=("crops", "detect"), default="crops",
+                   help="crops: the folder holds face crops (default); detect: it holds photos, each run through "
+                        "the face detector and alignment of `emodet detect` (largest face); photos without a face "
+                        "are counted and left out of the scores")
+    p.add_argument("--detector", help="with --faces detect: the face detector (default: emodet's default)")
     p.add_argument("--output", type=Path,
                    help="JSON file to write (default: beside the model; for the bundled model, the current folder)")
     p.add_argument("--batch-size", type=int, default=128)
@@ -194,6 +199,7 @@ def _add_evaluate(verbs) -> None:
 
 def _run_evaluate(args) -> int:
     from emodet.data.classmatch import match_classes
+    from emodet.data.folder import NO_FACE
     from emodet.data.sources import load_split, split_name
     from emodet.evaluation.metrics import evaluate, model_classes
 
@@ -201,14 +207,25 @@ def _run_evaluate(args) -> int:
         raise EmodetError(f"--batch-size must be at least 1, got {args.batch_size}")
     model, crop_size = _evaluation_model(args.model)
     split = split_name(args.split)
-    data = match_classes(load_split(args.data, split, image_size=crop_size), model_classes(model),
-                         drop_unknown=args.drop_unknown_classes)
+    face_crop = None
+    if args.faces == "detect":
+        from emodet.inference.crops import LargestFaceCrop
+
+        face_crop = LargestFaceCrop(crop_size, args.detector)
+    data = match_classes(load_split(args.data, split, image_size=crop_size, face_crop=face_crop),
+                         model_classes(model), drop_unknown=args.drop_unknown_classes)
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
+    no_face = [source for source, reason in data.skipped if reason == NO_FACE]
     stem = f"{args.model.stem if args.model else 'bundled'}.eval-{split}{'-tta' if args.tta else ''}.json"
     output = args.output or (args.model.with_name(stem) if args.model else Path(stem))
     report.save_json(output)
     page = report.save_html(output.with_suffix(".html"), model=model if hasattr(model, "layers") else None, data=data)
+    if face_crop is not None:
+        summary = json.loads(output.read_text())
+        output.write_text(json.dumps({**summary, "photos_without_a_face": no_face}, indent=2))
     print(report.format_table())
+    if face_crop is not None:
+        print(f"{len(no_face)} photo(s) had no face and are not scored" + (f", e.g. {no_face[0]}" if no_face else ""))
     print(f"written to {output} and {page}")
     return 0
 

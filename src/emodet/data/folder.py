@@ -22,20 +22,25 @@ SPLIT_DIRS = ("train", "val", "test")
 
 
 def load_folder(root: str | Path, image_size: int, val_fraction: float, test_fraction: float,
-                seed: int, allow_empty_classes: bool = False) -> dict[str, LabelledImages]:
+                seed: int, allow_empty_classes: bool = False, face_crop=None) -> dict[str, LabelledImages]:
     """The splits of a class-folder dataset; a class folder without images in the training part is
-    refused (a model cannot learn a class it never sees) unless ``allow_empty_classes``."""
+    refused (a model cannot learn a class it never sees) unless ``allow_empty_classes``.
+
+    ``face_crop`` (photo folders): a callable turning a decoded RGB photo into a face crop of
+    ``image_size``, or ``None`` when it finds no face (the photo is then listed in ``skipped``);
+    by default every image is taken to be a face crop and resized.
+    """
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"dataset folder {root} does not exist or is not a directory; expected "
                         "DIR/<class name>/<images> or DIR/train|val|test/<class name>/<images>")
     if (root / "train").is_dir():
         class_names = _class_names(root / "train")
-        splits = {name: _load_split(root / name, class_names, image_size, name)
+        splits = {name: _load_split(root / name, class_names, image_size, name, face_crop)
                   for name in SPLIT_DIRS if (root / name).is_dir()}
         _check_classes_present(splits["train"], root / "train", allow_empty_classes)
         return splits
-    whole = _load_split(root, _class_names(root), image_size, "all")
+    whole = _load_split(root, _class_names(root), image_size, "all", face_crop)
     _check_classes_present(whole, root, allow_empty_classes)
     subjects = _subjects(root, whole)
     if subjects is not None:
@@ -116,7 +121,12 @@ def _class_names(root: Path) -> tuple[str, ...]:
     return names
 
 
-def _load_split(root: Path, class_names: tuple[str, ...], image_size: int, name: str) -> LabelledImages:
+#: The reason recorded in ``skipped`` for a photo in which ``face_crop`` found no face.
+NO_FACE = "no face found"
+
+
+def _load_split(root: Path, class_names: tuple[str, ...], image_size: int, name: str,
+                face_crop=None) -> LabelledImages:
     images, labels, ids, skipped = [], [], [], []
     for k, class_name in enumerate(class_names):
         folder = root / class_name
@@ -128,7 +138,14 @@ def _load_split(root: Path, class_names: tuple[str, ...], image_size: int, name:
             except MediaError as exc:
                 skipped.append((str(path), str(exc)))
                 continue
-            images.append(cv2.resize(rgb, (image_size, image_size), interpolation=cv2.INTER_AREA))
+            if face_crop is None:
+                images.append(cv2.resize(rgb, (image_size, image_size), interpolation=cv2.INTER_AREA))
+            else:
+                crop = face_crop(rgb)
+                if crop is None:
+                    skipped.append((str(path), NO_FACE))
+                    continue
+                images.append(crop)
             labels.append(k)
             ids.append(str(path))
     if not images:

@@ -56,15 +56,19 @@ def split_name(name: str) -> str:
 def load_splits(spec: str | DataSource, *, image_size: int = 96, soft_targets: bool = False,
                 val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 42,
                 ferplus_votes: str = "", ferplus_blend: float = 0.0,
-                allow_empty_classes: bool = False) -> dict[str, LabelledImages]:
+                allow_empty_classes: bool = False, face_crop=None) -> dict[str, LabelledImages]:
     """All splits of a source. ``image_size`` only applies to folders (FER2013 stays 48x48).
 
     ``ferplus_blend`` > 0 (fer2013 sources) blends FER+'s votes from ``ferplus_votes`` into the
-    training targets only (:func:`emodet.data.ferplus.blend_votes`).
+    training targets only (:func:`emodet.data.ferplus.blend_votes`). ``face_crop`` (folders of
+    photos) finds the face in each image (:func:`emodet.data.folder.load_folder`).
     """
     source = parse_source(spec) if isinstance(spec, str) else spec
     if soft_targets and source.kind != "ferplus":
         raise ConfigError(f"soft targets need FER+ vote data (ferplus:...), but the source is {source}")
+    if face_crop is not None and source.kind != "folder":
+        raise ConfigError(f"finding faces in photos (--faces detect) needs a folder of photos, but the source is "
+                          f"{source}, which holds face crops already")
     if ferplus_blend > 0 and source.kind != "fer2013":
         raise ConfigError(f"data.ferplus_blend blends FER+ votes into FER2013's labels, but the source is "
                           f"{source}; use a fer2013:PATH source or set data.ferplus_blend=0")
@@ -78,7 +82,7 @@ def load_splits(spec: str | DataSource, *, image_size: int = 96, soft_targets: b
         splits = ferplus.join(table, source.paths[1], soft=soft_targets)
     else:
         splits = folder.load_folder(source.paths[0], image_size, val_fraction, test_fraction, seed,
-                                    allow_empty_classes)
+                                    allow_empty_classes, face_crop)
     if "train" not in splits:
         raise DataError(f"{source} has no training split")
     train = require_images(splits["train"], str(source))
