@@ -6,7 +6,8 @@
 Saves the inference graph (no augmentation layers, no optimizer, float32) into
 src/emodet/assets/models/ under bundled.MODEL_FILE, evaluates it on FER2013 PublicTest (the
 validation split, where models are chosen) and on CK+48 (cross-dataset, never trained on), and
-prints the sha256 to record in src/emodet/bundled.py. PrivateTest is reported by
+prints the sha256 to record in src/emodet/bundled.py. Also writes the model's prediction profile on
+PublicTest beside it (the default reference of ``emodet drift``). PrivateTest is reported by
 ``python benchmarks/accuracy.py bundled --final``, once, for the model chosen here.
 """
 
@@ -23,9 +24,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from crossdataset import per_sequence  # noqa: E402
 
-from emodet.bundled import MODEL_FILE  # noqa: E402
+from emodet.bundled import MODEL_FILE, PROFILE_FILE  # noqa: E402
 from emodet.data import load_split  # noqa: E402
 from emodet.data.folder import load_folder  # noqa: E402
+from emodet.evaluation.drift import profile_from_probs  # noqa: E402
 from emodet.evaluation.metrics import evaluate  # noqa: E402
 from emodet.models.classifier import inference_model, load_model  # noqa: E402
 
@@ -48,6 +50,7 @@ inference_model(model).save(target)
 bundled = load_model(target)
 public = evaluate(bundled, load_split(f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}", "val"))
 ckplus = evaluate(bundled, load_folder(SHARED / "data" / "ckplus48", 48, 0.0, 0.0, seed=0)["train"], drop_unknown=True)
+profile_from_probs(public.class_names, public.probs).save(target.with_name(PROFILE_FILE))
 print(public.format_table())
 print(ckplus.format_table())
 sequences = per_sequence(ckplus)

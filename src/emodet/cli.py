@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 def _needs_tensorflow(args) -> bool:
     if args.command == "info":
         return bool(args.model)
+    if args.command == "drift":
+        return False
     if args.command in ("detect", "serve"):
         exported = str(args.model or "").endswith((".onnx", ".tflite"))
         return not (exported and args.detector in ("yunet", "blazeface"))
@@ -296,6 +298,42 @@ def _run_compare(args) -> int:
         args.json.write_text(json.dumps({"promote": promote, "why": why, "sets": [r.to_dict() for r in rows]},
                                         indent=2))
     return 0 if promote else EXIT_FAILURES
+
+
+def _add_drift(verbs) -> None:
+    from emodet.evaluation.drift import DEFAULT_THRESHOLDS
+
+    p = verbs.add_parser("drift", help="has production output drifted from the model's validation profile?",
+                         description="Compares the faces of `emodet detect --jsonl` output (no labels needed) with "
+                                     "a model's profile (profile.json of its training run; default: the bundled "
+                                     "model's): PSI of the predicted-emotion mix, change of mean confidence and of "
+                                     "mean entropy. Exit status 0: no drift; 1: drift (time to evaluate on newly "
+                                     "labelled data).")
+    p.add_argument("jsonl", type=Path, help="a window of `emodet detect --jsonl` output")
+    p.add_argument("--profile", type=Path, help="profile.json of the model's training run (default: bundled model's)")
+    p.add_argument("--plot", type=Path, help="write a PNG of the class shares, reference beside window")
+    p.add_argument("--json", type=Path, help="write the drift report to this JSON file")
+    for name, value in DEFAULT_THRESHOLDS.items():
+        p.add_argument(f"--max-{name}", type=float, default=value, help=f"threshold (default {value})")
+    p.set_defaults(handler=_run_drift)
+
+
+def _run_drift(args) -> int:
+    from emodet.evaluation.drift import check_drift, load_profile, probs_from_jsonl
+
+    if args.profile is None:
+        from emodet.bundled import bundled_profile_path
+
+        args.profile = bundled_profile_path()
+    reference = load_profile(args.profile)
+    report = check_drift(reference, probs_from_jsonl(args.jsonl, reference.class_names),
+                         {"psi": args.max_psi, "confidence": args.max_confidence, "entropy": args.max_entropy})
+    print(report.verdict())
+    if args.plot:
+        print(f"plot written to {report.plot(args.plot)}")
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2))
+    return EXIT_FAILURES if report.drifted else 0
 
 
 def _add_report(verbs) -> None:
@@ -678,8 +716,8 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_compare, _add_report, _add_export,
-          _add_info]
+_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_compare, _add_drift, _add_report,
+          _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

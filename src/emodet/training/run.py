@@ -2,7 +2,8 @@
 
 The run directory holds ``config.yaml`` (the resolved settings), ``data.json`` (what was
 trained on), ``history.csv``, ``best.keras`` (the selected model, no optimizer state),
-``metrics.json`` and ``report-val.html`` (the best model on the validation split) and the resume files.
+``metrics.json``, ``report-val.html`` and ``profile.json`` (the best model on the validation split: its
+scores, report and prediction profile for drift checks) and the resume files.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from emodet.config import RunConfig, from_dict, read_config_file, save_config
 from emodet.data.images import LabelledImages
 from emodet.data.sources import load_splits
 from emodet.errors import ConfigError, DataError
+from emodet.evaluation.drift import profile_from_probs
 from emodet.evaluation.metrics import EvaluationReport, evaluate
 from emodet.models.backbones import get_backbone
 from emodet.models.classifier import build_from_config, describe
@@ -31,6 +33,7 @@ DATA = "data.json"
 BEST = "best.keras"
 METRICS = "metrics.json"
 REPORT = "report-val.html"
+PROFILE = "profile.json"  # the validation predictions' profile, for `emodet drift`
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     best = float32_copy(result.model, config)
     best.save(run_dir / BEST)
     report = evaluate(best, val_data)
+    profile_from_probs(report.class_names, report.probs).save(run_dir / PROFILE)
     (run_dir / METRICS).write_text(json.dumps({"best_epoch": result.best_epoch, "val": report.to_dict()}, indent=2))
     report.save_html(run_dir / REPORT, model=best, data=val_data, history=result)
     return TrainResult(run_dir, best, result.history, result.best_epoch, report)
