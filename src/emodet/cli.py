@@ -300,6 +300,39 @@ def _run_compare(args) -> int:
     return 0 if promote else EXIT_FAILURES
 
 
+def _add_retrain(verbs) -> None:
+    p = verbs.add_parser("retrain", help="continue training a model on new data, with replay of the old data",
+                         description="Fine-tunes an existing model (default: the bundled one) on the new data's "
+                                     "training split mixed with a replay sample of the old training data, at a low "
+                                     "learning rate with BatchNorm frozen; the epoch is chosen on the new data's "
+                                     "validation split (split by subject when the folder's labels.csv names "
+                                     "subjects). Writes an ordinary run folder plus lineage.json. Then: "
+                                     "emodet compare RUN_DIR/best.keras --data ... --reference ...")
+    p.add_argument("model", nargs="?", type=Path, help="a .keras model (default: the bundled model)")
+    p.add_argument("--data", required=True, help="the new data, e.g. folder:DIR (classes matched by name)")
+    p.add_argument("--replay", help="the old training data to mix in, e.g. fer2013:CSV")
+    p.add_argument("--replay-share", type=float, default=0.5,
+                   help="the old data's share of the training mix (default 0.5; docs/UPKEEP.md)")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4, cosine-decayed)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.set_defaults(handler=_run_retrain)
+
+
+def _run_retrain(args) -> int:
+    from emodet.training.retrain import retrain
+
+    if args.epochs < 1 or args.lr <= 0 or args.batch_size < 1:
+        raise EmodetError("--epochs and --batch-size must be at least 1 and --lr positive")
+    result = retrain(args.model, args.data, args.run_dir, replay=args.replay, replay_share=args.replay_share,
+                     epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
+                     drop_unknown=args.drop_unknown_classes, log=print)
+    print(f"validation accuracy {result.val_accuracy:.4f} on the new data; model saved to {result.run_dir / 'best.keras'}")
+    return 0
+
+
 def _add_drift(verbs) -> None:
     from emodet.evaluation.drift import DEFAULT_THRESHOLDS
 
@@ -716,8 +749,8 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_compare, _add_drift, _add_report,
-          _add_export, _add_info]
+_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_retrain, _add_compare, _add_drift,
+          _add_report, _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,145 @@
+"""Continuing training from a trained model on new data, with replay of the data it learned from.
+
+Fine-tuning on new faces alone makes a model forget the old ones. :func:`retrain` trains on the
+new data's training split mixed with a replay sample of the old training data (``replay_share``
+of the mix), at a low learning rate with BatchNorm frozen, selecting the epoch on the new data's validation split
+(split by subject when the data names subjects, as CK+ does). The model keeps its architecture,
+classes and input contract; the new data's classes are matched to them by name. The run folder
+is an ordinary run (``best.keras``, ``history.csv``, ``metrics.json``, ``profile.json``) plus
+``lineage.json``: the parent model's checksum and the fingerprints of the data trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emodet.config import TrainConfig
+from emodet.data.classmatch import match_classes
+from emodet.data.images import LabelledImages
+from emodet.data.sources import load_splits
+from emodet.errors import ConfigError, DataError
+
+LINEAGE = "lineage.json"
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    run_dir: Path
+    model: object
+    val_accuracy: float
+    lineage: dict
+
+
+def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, replay: str | None = None,
+            replay_share: float = 0.5, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
+            augment: float = 1.0, seed: int = 42, drop_unknown: bool = False, log=None) -> RetrainResult:
+    """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay."""
+    import keras
+
+    from emodet.evaluation.drift import profile_from_probs
+    from emodet.evaluation.metrics import evaluate
+    from emodet.models.classifier import describe
+    from emodet.training.fit import fit
+    from emodet.training.run import BEST, METRICS, PROFILE, strip_training_state
+
+    if not 0.0 <= replay_share < 1.0:
+        raise ConfigError(f"replay share must be in [0, 1) (the old data's part of the training mix), got {replay_share}")
+    run_dir = Path(run_dir)
+    if (run_dir / BEST).exists():
+        raise ConfigError(f"{run_dir} already holds a trained model; choose another run directory")
+    parent, parent_path = _load_parent(model_path)
+    contract = describe(parent)
+    new = load_splits(data, image_size=contract.crop_size, seed=seed)
+    train, val = (match_classes(new[name], contract.class_names, drop_unknown=drop_unknown) for name in ("train", "val"))
+    mix = train
+    if replay and replay_share > 0:
+        old = match_classes(load_splits(replay, seed=seed)["train"], contract.class_names, drop_unknown=True)
+        count = int(round(len(train) * replay_share / (1.0 - replay_share)))
+        mix = concatenate([train, _resized(old.stratified_sample(count, seed), contract.crop_size)], "train")
+    keras.utils.set_random_seed(seed)
+    model = _trainable_copy(parent, augment, seed)
+    config = TrainConfig(batch_size=batch_size, head_epochs=0, finetune_epochs=epochs, finetune_lr=learning_rate,
+                         unfreeze_blocks=1000, patience=epochs, seed=seed, label_smoothing=0.05)
+    result = fit(model, mix, val, config, run_dir, log=log)
+    best = strip_training_state(result.model)
+    best.save(run_dir / BEST)
+    report = evaluate(best, val)
+    profile_from_probs(report.class_names, report.probs).save(run_dir / PROFILE)
+    (run_dir / METRICS).write_text(json.dumps({"best_epoch": result.best_epoch, "val": report.to_dict()}, indent=2))
+    lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
+               "replay_share": replay_share, "train_images": len(mix), "new_train_images": len(train),
+               "train_fingerprint": fingerprint(mix), "val_fingerprint": fingerprint(val),
+               "epochs": epochs, "learning_rate": learning_rate}
+    (run_dir / LINEAGE).write_text(json.dumps(lineage, indent=2))
+    return RetrainResult(run_dir, best, report.accuracy, lineage)
+
+
+def concatenate(parts: list[LabelledImages], name: str) -> LabelledImages:
+    """One dataset from several with the same classes and image size."""
+    first = parts[0]
+    for part in parts[1:]:
+        if part.class_names != first.class_names or part.images.shape[1:3] != first.images.shape[1:3]:
+            raise DataError(f"cannot mix {part.name} ({part.images.shape[1]} px, {list(part.class_names)}) with "
+                            f"{first.name} ({first.images.shape[1]} px, {list(first.class_names)})")
+    channels = max(part.images.shape[-1] for part in parts)
+    images = [np.repeat(p.images, channels, axis=-1) if p.images.shape[-1] < channels else p.images for p in parts]
+    return LabelledImages(np.concatenate(images), np.concatenate([p.targets for p in parts]), first.class_names,
+                          np.concatenate([p.ids.astype(str) for p in parts]), name)
+
+
+def fingerprint(data: LabelledImages) -> str:
+    """A short hash of a dataset's pixels and labels: two runs on the same data share it."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(data.images).tobytes())
+    digest.update(np.ascontiguousarray(data.labels).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _resized(data: LabelledImages, size: int) -> LabelledImages:
+    if data.images.shape[1:3] == (size, size):
+        return data
+    images = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
+                       for image in data.images])
+    return LabelledImages(images, data.targets, data.class_names, data.ids, data.name)
+
+
+def _load_parent(model_path):
+    from emodet.models.classifier import load_model
+
+    if model_path is None:
+        from emodet.bundled import bundled_model_path, load_bundled_model
+
+        return load_bundled_model(), bundled_model_path()
+    return load_model(model_path), Path(model_path)
+
+
+def _trainable_copy(parent, augment: float, seed: int):
+    """The parent's architecture rebuilt with augmentation and its weights copied; BatchNorm frozen."""
+    import keras
+
+    from emodet.models.classifier import build_model, describe
+    from emodet.models.ensemble import ensemble_members
+
+    if ensemble_members(parent):
+        raise ConfigError("retraining takes one model, not an ensemble; retrain each member")
+    contract = describe(parent)
+    head = parent.get_layer("emotion_head")
+    model = build_model(contract.backbone, contract.class_names, image_size=contract.image_size,
+                        color_mode=contract.color_mode, weights=None, dropout=head.dropout_rate, augment=augment,
+                        seed=seed, source_size=contract.crop_size)
+    for name in ("backbone", "emotion_head"):
+        model.get_layer(name).set_weights(parent.get_layer(name).get_weights())
+    for layer in model.get_layer("backbone").layers:  # BatchNorm keeps the statistics it learned, in
+        if isinstance(layer, keras.layers.BatchNormalization):  # inference mode: fit() opens the rest
+            layer.trainable = False
+    return model
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
