@@ -74,6 +74,7 @@ def test_video_and_glob_sources(model_cache, tmp_path, capsys):
     (["detect", "x.jpg", "--resume"], "--resume needs --jsonl, --csv or --json"),
     (["detect", "x.jpg", "--retry-failed"], "--retry-failed goes with --resume"),
     (["detect", "x.jpg", "--max-side", "10"], "--max-side must be 0"),
+    (["detect", "x.jpg", "--jsonl", "/no/such/folder/out.jsonl"], "choose a folder that exists and is writable"),
     (["detect", "x.jpg", "--detector", "haar"], "unknown"),
     (["detect", "x.jpg", "--model", "/no/model.onnx"], "does not exist"),
 ])

@@ -501,6 +501,13 @@ class _DetectOutputs:
     """The run's journal and the sinks the user asked for, opened for a new run or a resume."""
 
     def __init__(self, args, class_names):
+        try:
+            self._open(args, class_names)
+        except OSError as exc:
+            raise EmodetError(f"cannot write the output file {exc.filename or ''}: {exc.strerror or exc}; "
+                              "choose a folder that exists and is writable") from None
+
+    def _open(self, args, class_names) -> None:
         from emodet.inference.sinks import CsvSink, Journal, JsonSink, journal_path
 
         path = journal_path(args.jsonl, args.json, args.csv)
