@@ -164,11 +164,10 @@ def _make_video(path: Path, faces: int, frames: int) -> Path:
 def _model(name: str) -> tuple[Path | None, str, float]:
     """What load_classifier takes (None: the bundled model), a label and the size on disk in MB."""
     if name == "bundled":
-        from emodet.bundled import MODEL_NAME, bundled_model_paths
+        from emodet.bundled import bundled_model_path
 
-        paths = bundled_model_paths()
-        return None, f"{MODEL_NAME} (bundled: {' + '.join(p.name for p in paths)})", \
-            sum(p.stat().st_size for p in paths) / 1e6
+        path = bundled_model_path()
+        return None, f"{path.name} (bundled)", path.stat().st_size / 1e6
     return Path(name), Path(name).name, Path(name).stat().st_size / 1e6
 
 

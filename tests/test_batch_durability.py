@@ -165,11 +165,11 @@ def test_killed_runs_resume_to_exactly_one_record_per_input(batch_folder, onnx_m
 # --- messages for bad inputs ----------------------------------------------------------------------
 
 def test_a_truncated_keras_file_is_not_called_missing(tmp_path):
-    from emodet.bundled import bundled_model_paths
+    from emodet.bundled import bundled_model_path
     from emodet.models.classifier import load_model
 
     model = tmp_path / "cut.keras"
-    model.write_bytes(bundled_model_paths()[0].read_bytes()[:5000])
+    model.write_bytes(bundled_model_path().read_bytes()[:5000])
     with pytest.raises(ModelError, match="is not a valid Keras file"):
         load_model(model)
     os.symlink(tmp_path / "gone.keras", tmp_path / "link.keras")

@@ -9,7 +9,7 @@ import pytest
 
 import emodet
 from conftest import SAMPLES
-from emodet.bundled import bundled_model_paths, load_bundled_model
+from emodet.bundled import bundled_model_path, load_bundled_model
 from emodet.errors import ConfigError, ModelError
 from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier, load_classifier
 
@@ -64,7 +64,7 @@ def test_detector_runs_onnx_without_tensorflow(exported, model_cache):
 
 def test_bad_export_requests(tmp_path):
     with pytest.raises(ConfigError, match="not supported"):
-        emodet.export(bundled_model_paths()[0], tmp_path / "m.pt", "torchscript")
+        emodet.export(bundled_model_path(), tmp_path / "m.pt", "torchscript")
     (tmp_path / "plain.onnx").write_bytes(b"garbage")
     with pytest.raises(ModelError, match="cannot load ONNX model"):
         load_classifier(tmp_path / "plain.onnx")
@@ -73,14 +73,14 @@ def test_bad_export_requests(tmp_path):
         load_classifier(tmp_path / "m.tflite")
 
 
-def test_export_command_without_a_model_exports_the_bundled_ensemble(tmp_path, monkeypatch, capsys):
+def test_export_command_without_a_model_exports_the_bundled_model(tmp_path, monkeypatch, capsys):
     from emodet.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["export", "--format", "onnx"]) == 0
     assert "the bundled model" in capsys.readouterr().out
     runtime = load_classifier(tmp_path / "emodet-fer2013.onnx")
-    assert runtime.class_names == emodet.FER7 and runtime.image_size == 64
+    assert runtime.class_names == emodet.FER7 and runtime.image_size == 48
 
 
 def _with_onnx_metadata(source, target, value):

@@ -46,6 +46,7 @@ if args.partial:
 else:
     model = load_model(args.run_dir / "best.keras")
 target = REPO / "src" / "emodet" / "assets" / "models" / MODEL_FILE
+target.parent.mkdir(parents=True, exist_ok=True)
 inference_model(model).save(target)
 bundled = load_model(target)
 public = evaluate(bundled, load_split(f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}", "val"))
