@@ -66,6 +66,7 @@ class BatchingClassifier:
         self.enabled = enabled
         self.calls = 0
         self.faces = 0
+        self._waiting = 0  # callers inside predict(): the batch waits for company only if some are coming
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="emodet-batcher", daemon=True)
@@ -80,8 +81,14 @@ class BatchingClassifier:
                 self.calls, self.faces = self.calls + 1, self.faces + len(faces)
                 return self.classifier.predict(faces)
         future: Future = Future()
-        self._queue.put((faces, future))
-        return future.result()
+        with self._lock:
+            self._waiting += 1
+        try:
+            self._queue.put((faces, future))
+            return future.result()
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def close(self) -> None:
         if self.enabled:
@@ -108,9 +115,11 @@ class BatchingClassifier:
                 start += len(chunk)
 
     def _gather(self, batch: list) -> list:
+        """Add queued requests to ``batch``; wait up to ``wait_s`` only while other callers are on their
+        way (a lone request is classified at once, so batching costs nothing at low load)."""
         count = len(batch[0][0])
         deadline = time.monotonic() + self.wait_s
-        while count < self.max_batch:
+        while count < self.max_batch and (self._waiting > len(batch) or not self._queue.empty()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
