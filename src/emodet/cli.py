@@ -311,8 +311,8 @@ def _add_retrain(verbs) -> None:
     p.add_argument("model", nargs="?", type=Path, help="a .keras model (default: the bundled model)")
     p.add_argument("--data", required=True, help="the new data, e.g. folder:DIR (classes matched by name)")
     p.add_argument("--replay", help="the old training data to mix in, e.g. fer2013:CSV")
-    p.add_argument("--replay-share", type=float, default=0.5,
-                   help="the old data's share of the training mix (default 0.5; docs/UPKEEP.md)")
+    p.add_argument("--replay-share", type=float, default=0.8,
+                   help="the old data's share of the training mix (default 0.8, chosen in docs/UPKEEP.md)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4, cosine-decayed)")
     p.add_argument("--batch-size", type=int, default=64)

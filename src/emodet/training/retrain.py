@@ -37,7 +37,7 @@ class RetrainResult:
 
 
 def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, replay: str | None = None,
-            replay_share: float = 0.5, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
+            replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
             augment: float = 1.0, seed: int = 42, drop_unknown: bool = False, log=None) -> RetrainResult:
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay."""
     import keras
