@@ -5,8 +5,9 @@ shift) that puts its eyes, nose and mouth where FER2013 faces have them (:data:`
 the eyes end up level (the classifier was trained on upright faces, and a head roll of 20 degrees
 is enough to change its answer) and the face fills the crop as training faces fill theirs,
 whatever box the detector draws (boxes vary in size by about +-10% from face to face; landmarks
-vary less). Without landmarks, the crop is a square around the centre of the detector's box.
-Either way ``margin`` widens it by that fraction of its side on each side.
+vary less). Without landmarks, or with ``alignment="box"``, the crop is a square around the centre
+of the detector's box, rotated to level the eyes when they are known. Either way ``margin`` widens
+it by that fraction of its side on each side.
 
 Rotation, crop and scale are composed into one affine matrix and applied in a single
 ``cv2.warpAffine``, so the image is resampled once and the rotated corners are filled from the real
@@ -36,16 +37,17 @@ from emodet.inference.detectors import DetectedFace
 #: looser crops.
 DEFAULT_MARGIN = 0.0
 
+#: How a face is cut out: ``template`` maps its landmarks onto FER2013's layout; ``box`` takes the
+#: square around the detector's box (eyes levelled by rotation). ``benchmarks/pipeline_fidelity.py
+#: --alignment`` compares them: ``template`` lost 1.9 points against feeding FER2013 faces directly,
+#: ``box`` 3.1 (docs/MODEL_CARD.md).
+ALIGNMENTS = ("template", "box")
+DEFAULT_ALIGNMENT = "template"
+
 #: Where FER2013 faces have their eyes (image left, image right), nose tip and mouth centre, in
 #: units of the 48x48 frame: the medians of YuNet's landmarks on 1,366 upscaled Training faces
 #: (tools/measure_face_template.py), made left-right symmetric (x mirrored about 0.5; the measured
 #: asymmetry was under 0.001). Each point varies by about 0.07 (interquartile range) across FER2013.
-#: How a face is cut out: ``template`` maps its landmarks onto FER2013's layout; ``box`` takes the
-#: square around the detector's box (eyes levelled by rotation). ``benchmarks/pipeline_fidelity.py
-#: --alignment`` compares them.
-ALIGNMENTS = ("template", "box")
-DEFAULT_ALIGNMENT = "template"
-
 FER2013_TEMPLATE = np.array([[0.3096, 0.3838], [0.6904, 0.3838], [0.5, 0.5857], [0.5, 0.7567]])
 
 
