@@ -56,6 +56,9 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     parent, parent_path = _load_parent(model_path)
     contract = describe(parent)
     new = load_splits(data, image_size=contract.crop_size, seed=seed)
+    if "val" not in new:
+        raise DataError(f"{data} has no validation split to choose the epoch on; add DIR/val/<class>/... "
+                        "or use a folder without split subfolders (it is split by subject or class)")
     train, val = (match_classes(new[name], contract.class_names, drop_unknown=drop_unknown) for name in ("train", "val"))
     mix = train
     if replay and replay_share > 0:
