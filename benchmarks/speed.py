@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from pipeline_fidelity import seed_detector_cache  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared"))
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--latency-only", action="store_true", help="skip the end-to-end video table")
     args = parser.parse_args()
-    _seed_detector_cache()
+    seed_detector_cache()
     workdir = Path(tempfile.mkdtemp(prefix="emodet-speed-"))
     model, label, size_mb = _model(args.model)
     runtimes = _runtimes(model, workdir)
@@ -181,17 +182,6 @@ def _runtimes(model: Path | None, workdir: Path) -> dict:
         "onnx": load_classifier(export(keras_classifier.model, workdir / "model.onnx")),
         "tflite": load_classifier(export(keras_classifier.model, workdir / "model.tflite")),
     }
-
-
-def _seed_detector_cache() -> None:
-    from emodet.inference.model_files import MODEL_FILES, cache_dir
-
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    for spec in MODEL_FILES.values():
-        source = SHARED / "face" / spec.filename
-        if not (cache / spec.filename).is_file() and source.is_file():
-            shutil.copyfile(source, cache / spec.filename)
 
 
 if __name__ == "__main__":

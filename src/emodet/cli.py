@@ -220,11 +220,9 @@ def _run_evaluate(args) -> int:
     no_face = [source for source, reason in data.skipped if reason == NO_FACE]
     stem = f"{args.model.stem if args.model else 'bundled'}.eval-{split}{'-tta' if args.tta else ''}.json"
     output = args.output or (args.model.with_name(stem) if args.model else Path(stem))
-    report.save_json(output)
+    summary = report.to_dict() if face_crop is None else {**report.to_dict(), "photos_without_a_face": no_face}
+    output.write_text(json.dumps(summary, indent=2))
     page = report.save_html(output.with_suffix(".html"), model=model if hasattr(model, "layers") else None, data=data)
-    if face_crop is not None:
-        summary = json.loads(output.read_text())
-        output.write_text(json.dumps({**summary, "photos_without_a_face": no_face}, indent=2))
     print(report.format_table())
     if face_crop is not None:
         print(f"{len(no_face)} photo(s) had no face and are not scored" + (f", e.g. {no_face[0]}" if no_face else ""))
@@ -352,15 +350,15 @@ def _add_drift(verbs) -> None:
 
 
 def _run_drift(args) -> int:
-    from emodet.evaluation.drift import check_drift, load_profile, probs_from_jsonl
+    from emodet.evaluation.drift import DEFAULT_THRESHOLDS, check_drift, load_profile, probs_from_jsonl
 
     if args.profile is None:
         from emodet.bundled import bundled_profile_path
 
         args.profile = bundled_profile_path()
     reference = load_profile(args.profile)
-    report = check_drift(reference, probs_from_jsonl(args.jsonl, reference.class_names),
-                         {"psi": args.max_psi, "confidence": args.max_confidence, "entropy": args.max_entropy})
+    thresholds = {name: getattr(args, f"max_{name}") for name in DEFAULT_THRESHOLDS}
+    report = check_drift(reference, probs_from_jsonl(args.jsonl, reference.class_names), thresholds)
     print(report.verdict())
     if args.plot:
         print(f"plot written to {report.plot(args.plot)}")

@@ -63,10 +63,10 @@ def animation_note(path: str | Path) -> str | None:
         return None
     try:
         with Image.open(path) as img:
-            frames = getattr(img, "n_frames", 1)
+            if not getattr(img, "is_animated", False):
+                return None
+            frames = img.n_frames
     except Exception:  # unreadable files are reported by read_image, not here
-        return None
-    if frames <= 1:
         return None
     return (f"animated image with {frames} frames: only the first was analysed; convert it to a video "
             "(e.g. ffmpeg -i in.gif out.mp4) to analyse every frame")

@@ -24,11 +24,11 @@ def match_classes(data: LabelledImages, model_classes, *, drop_unknown: bool = F
     or are left out with ``drop_unknown=True`` (recorded in the result's ``skipped``).
     """
     model_classes = tuple(model_classes)
+    if tuple(data.class_names) == model_classes:
+        return data
     index = {canonical_label(name): k for k, name in enumerate(model_classes)}
     columns = [index.get(canonical_label(name)) for name in data.class_names]
     unknown = [name for name, column in zip(data.class_names, columns) if column is None]
-    if tuple(data.class_names) == model_classes:
-        return data
     labels = data.labels
     keep = np.ones(len(data), dtype=bool)
     if unknown:

@@ -42,11 +42,9 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay."""
     import keras
 
-    from emodet.evaluation.drift import profile_from_probs
-    from emodet.evaluation.metrics import evaluate
     from emodet.models.classifier import describe
     from emodet.training.fit import fit
-    from emodet.training.run import BEST, METRICS, PROFILE, strip_training_state
+    from emodet.training.run import BEST, record_best, strip_training_state
 
     if not 0.0 <= replay_share < 1.0:
         raise ConfigError(f"replay share must be in [0, 1) (the old data's part of the training mix), got {replay_share}")
@@ -71,10 +69,7 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
                          unfreeze_blocks=1000, patience=epochs, seed=seed, label_smoothing=0.05)
     result = fit(model, mix, val, config, run_dir, log=log)
     best = strip_training_state(result.model)
-    best.save(run_dir / BEST)
-    report = evaluate(best, val)
-    profile_from_probs(report.class_names, report.probs).save(run_dir / PROFILE)
-    (run_dir / METRICS).write_text(json.dumps({"best_epoch": result.best_epoch, "val": report.to_dict()}, indent=2))
+    report = record_best(run_dir, best, val, result.best_epoch)
     lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
                "replay_share": replay_share, "train_images": len(mix), "new_train_images": len(train),
                "train_fingerprint": fingerprint(mix), "val_fingerprint": fingerprint(val),

@@ -74,12 +74,18 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
         result = fit(model, train_data, val_data, config.train, run_dir, verbose=verbose, log=log,
                      callbacks=callbacks)
     best = float32_copy(result.model, config)
-    best.save(run_dir / BEST)
-    report = evaluate(best, val_data)
-    profile_from_probs(report.class_names, report.probs).save(run_dir / PROFILE)
-    (run_dir / METRICS).write_text(json.dumps({"best_epoch": result.best_epoch, "val": report.to_dict()}, indent=2))
+    report = record_best(run_dir, best, val_data, result.best_epoch)
     report.save_html(run_dir / REPORT, model=best, data=val_data, history=result)
     return TrainResult(run_dir, best, result.history, result.best_epoch, report)
+
+
+def record_best(run_dir: Path, best: keras.Model, val: LabelledImages, best_epoch: int) -> EvaluationReport:
+    """Save a run's chosen model with its validation scores and prediction profile; returns the scores."""
+    best.save(run_dir / BEST)
+    report = evaluate(best, val)
+    profile_from_probs(report.class_names, report.probs).save(run_dir / PROFILE)
+    (run_dir / METRICS).write_text(json.dumps({"best_epoch": best_epoch, "val": report.to_dict()}, indent=2))
+    return report
 
 
 def load_training_data(config: RunConfig) -> tuple[LabelledImages, LabelledImages]:
