@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from emodet.errors import EmodetError
+from emodet.registry.cli import add_registry_option, add_registry_verb, log_and_register, model_location
 
 EXIT_USAGE = 2
 EXIT_FAILURES = 1
@@ -44,8 +45,10 @@ def _needs_tensorflow(args) -> bool:
         return bool(args.model)
     if args.command == "drift":
         return False
+    if args.command == "registry":  # only to read the classes of a model file that has no profile beside it
+        return args.action == "add" and bool(args.source) and not Path(args.source).is_dir()
     if args.command in ("detect", "serve"):
-        exported = str(args.model or "").endswith((".onnx", ".tflite"))
+        exported = str(args.model or "").endswith((".onnx", ".tflite"))  # a models:/ reference may be either
         return not (exported and args.detector in ("yunet", "blazeface"))
     return True
 
@@ -94,7 +97,15 @@ def _add_train(verbs) -> None:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --run-dir")
     p.add_argument("--quiet", action="store_true", help="print one line per epoch instead of progress bars")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to RUN_DIR/tensorboard")
+    _add_register_options(p)
     p.set_defaults(handler=_run_train)
+
+
+def _add_register_options(p) -> None:
+    p.add_argument("--register", metavar="NAME",
+                   help="when training ends, log the run to the registry (MLflow) and register its model as a new "
+                        "version of NAME; no alias changes (promote with `emodet compare --promote`)")
+    add_registry_option(p)
 
 
 def _run_train(args) -> int:
@@ -122,6 +133,8 @@ def _run_train(args) -> int:
                    callbacks=callbacks)
     print(result.val_report.format_table())
     print(f"best epoch {result.best_epoch}; model saved to {run_dir / 'best.keras'}")
+    if args.register:
+        log_and_register(run_dir, args.register, args.registry)
     return 0
 
 
@@ -180,8 +193,8 @@ def _add_evaluate(verbs) -> None:
                                      "per class) and the confusion matrix; written as JSON and HTML and printed "
                                      "as a table. Dataset classes are matched to the model's by name "
                                      "(anger = angry, sadness = sad, ...).")
-    p.add_argument("model", nargs="?", type=Path,
-                   help="a .keras, .onnx or .tflite emodet model (default: the bundled model)")
+    p.add_argument("model", nargs="?",
+                   help="a .keras, .onnx or .tflite emodet model or models:/NAME@ALIAS (default: the bundled model)")
     p.add_argument("--data", required=True, help="dataset: fer2013:CSV, ferplus:FER2013_CSV,FERPLUS_CSV or folder:DIR")
     p.add_argument("--split", default="test", help="train, val or test (FER2013: Training, PublicTest, PrivateTest)")
     p.add_argument("--tta", action="store_true", help="average predictions with horizontally flipped images")
@@ -196,6 +209,7 @@ def _add_evaluate(verbs) -> None:
     p.add_argument("--output", type=Path,
                    help="JSON file to write (default: beside the model; for the bundled model, the current folder)")
     p.add_argument("--batch-size", type=int, default=128)
+    add_registry_option(p)
     p.set_defaults(handler=_run_evaluate)
 
 
@@ -207,7 +221,8 @@ def _run_evaluate(args) -> int:
 
     if args.batch_size < 1:
         raise EmodetError(f"--batch-size must be at least 1, got {args.batch_size}")
-    model, crop_size = _evaluation_model(args.model)
+    path = model_location(args.model, args.registry)
+    model, crop_size = _evaluation_model(path)
     split = split_name(args.split)
     face_crop = None
     if args.faces == "detect":
@@ -218,8 +233,8 @@ def _run_evaluate(args) -> int:
                          model_classes(model), drop_unknown=args.drop_unknown_classes)
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
     no_face = [source for source, reason in data.skipped if reason == NO_FACE]
-    stem = f"{args.model.stem if args.model else 'bundled'}.eval-{split}{'-tta' if args.tta else ''}.json"
-    output = args.output or (args.model.with_name(stem) if args.model else Path(stem))
+    stem = f"{_model_stem(args.model, path)}.eval-{split}{'-tta' if args.tta else ''}.json"
+    output = args.output or (path.with_name(stem) if path and args.model == str(path) else Path(stem))
     summary = report.to_dict() if face_crop is None else {**report.to_dict(), "photos_without_a_face": no_face}
     output.write_text(json.dumps(summary, indent=2))
     page = report.save_html(output.with_suffix(".html"), model=model if hasattr(model, "layers") else None, data=data)
@@ -228,6 +243,15 @@ def _run_evaluate(args) -> int:
         print(f"{len(no_face)} photo(s) had no face and are not scored" + (f", e.g. {no_face[0]}" if no_face else ""))
     print(f"written to {output} and {page}")
     return 0
+
+
+def _model_stem(text: str | None, path: Path | None) -> str:
+    """A file-name stem for a model argument: its own, ``NAME-vVERSION`` style for a reference."""
+    if text is None:
+        return "bundled"
+    if path is not None and text == str(path):
+        return path.stem
+    return text.removeprefix("models:/").replace("/", "-v").replace("@", "-")
 
 
 def _evaluation_model(path: Path | None):
@@ -255,8 +279,8 @@ def _add_compare(verbs) -> None:
                                      "bootstrap 95%% interval and an exact McNemar test, and the verdict of the "
                                      "promotion rule (better on the new data at p < 0.05, and not worse on the "
                                      "reference than --tolerance points). Exit status 0: promote; 1: do not.")
-    p.add_argument("candidate", type=Path, help="the candidate model (.keras, .onnx or .tflite)")
-    p.add_argument("--current", type=Path, help="the current model (default: the bundled model)")
+    p.add_argument("candidate", help="the candidate model (.keras, .onnx or .tflite, or models:/NAME/VERSION)")
+    p.add_argument("--current", help="the current model (default: the bundled model; e.g. models:/emodet@champion)")
     p.add_argument("--data", required=True, help="the new data (e.g. folder:DIR)")
     p.add_argument("--split", default="test", help="its split to score (default test)")
     p.add_argument("--reference", help="the old data's source (e.g. fer2013:CSV); optional")
@@ -265,6 +289,10 @@ def _add_compare(verbs) -> None:
     p.add_argument("--tolerance", type=float, default=1.0, help="points the candidate may lose on the reference")
     p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
     p.add_argument("--json", type=Path, help="write the comparison to this JSON file")
+    p.add_argument("--promote", action="store_true",
+                   help="when the verdict is promote, point the current reference's alias (default champion) at "
+                        "the candidate's registry version and keep this comparison with it")
+    add_registry_option(p)
     p.set_defaults(handler=_run_compare)
 
 
@@ -276,8 +304,8 @@ def _run_compare(args) -> int:
 
     if args.tolerance < 0:
         raise EmodetError(f"--tolerance must be zero or positive (points of accuracy), got {args.tolerance}")
-    candidate, size = _evaluation_model(args.candidate)
-    current, current_size = _evaluation_model(args.current)
+    candidate, size = _evaluation_model(model_location(args.candidate, args.registry))
+    current, current_size = _evaluation_model(model_location(args.current, args.registry))
     if model_classes(candidate) != model_classes(current):
         raise EmodetError(f"the candidate predicts {list(model_classes(candidate))} but the current model "
                           f"{list(model_classes(current))}; compare models with the same classes")
@@ -292,9 +320,16 @@ def _run_compare(args) -> int:
     print(format_comparisons(rows))
     promote, why = promotion_verdict(rows[0], rows[-1], tolerance=args.tolerance / 100)
     print(("promote: " if promote else "do not promote: ") + why)
+    comparison = {"promote": promote, "why": why, "candidate": args.candidate, "current": args.current or "bundled",
+                  "tolerance_points": args.tolerance, "sets": [r.to_dict() for r in rows]}
     if args.json:
-        args.json.write_text(json.dumps({"promote": promote, "why": why, "sets": [r.to_dict() for r in rows]},
-                                        indent=2))
+        args.json.write_text(json.dumps(comparison, indent=2))
+    if promote and args.promote:
+        from emodet.registry.cli import promote_after_compare
+
+        promote_after_compare(args.candidate, args.current, args.registry, comparison)
+    elif args.promote:
+        print("the registry is unchanged")
     return 0 if promote else EXIT_FAILURES
 
 
@@ -305,8 +340,10 @@ def _add_retrain(verbs) -> None:
                                      "learning rate with BatchNorm frozen; the epoch is chosen on the new data's "
                                      "validation split (split by subject when the folder's labels.csv names "
                                      "subjects). Writes an ordinary run folder plus lineage.json. Then: "
-                                     "emodet compare RUN_DIR/best.keras --data ... --reference ...")
-    p.add_argument("model", nargs="?", type=Path, help="a .keras model (default: the bundled model)")
+                                     "emodet compare RUN_DIR/best.keras --data ... --reference ... "
+                                     "With --from-scratch: trains --config's recipe anew on the union of the old "
+                                     "data (--replay, all of it) and the new, for when the change is large.")
+    p.add_argument("model", nargs="?", help="a .keras model or models:/NAME@ALIAS (default: the bundled model)")
     p.add_argument("--data", required=True, help="the new data, e.g. folder:DIR (classes matched by name)")
     p.add_argument("--replay", help="the old training data to mix in, e.g. fer2013:CSV")
     p.add_argument("--replay-share", type=float, default=0.8,
@@ -316,6 +353,13 @@ def _add_retrain(verbs) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
     p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--from-scratch", action="store_true",
+                   help="train a new model with --config's recipe (e.g. configs/fer2013-small_cnn-v3.yaml, the "
+                        "bundled model's) on --replay's and --data's train splits together, validated on both")
+    p.add_argument("--config", type=Path, help="with --from-scratch: the training recipe (YAML)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="with --from-scratch: override one setting of the recipe (repeatable)")
+    _add_register_options(p)
     p.set_defaults(handler=_run_retrain)
 
 
@@ -324,10 +368,33 @@ def _run_retrain(args) -> int:
 
     if args.epochs < 1 or args.lr <= 0 or args.batch_size < 1:
         raise EmodetError("--epochs and --batch-size must be at least 1 and --lr positive")
-    result = retrain(args.model, args.data, args.run_dir, replay=args.replay, replay_share=args.replay_share,
+    if args.from_scratch:
+        return _retrain_from_scratch(args)
+    if args.config or args.overrides:
+        raise EmodetError("--config and --set go with --from-scratch; fine-tuning keeps the model's own recipe")
+    result = retrain(model_location(args.model, args.registry), args.data, args.run_dir, replay=args.replay, replay_share=args.replay_share,
                      epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
                      drop_unknown=args.drop_unknown_classes, log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; model saved to {result.run_dir / 'best.keras'}")
+    if args.register:
+        log_and_register(result.run_dir, args.register, args.registry)
+    return 0
+
+
+def _retrain_from_scratch(args) -> int:
+    from emodet.config import load_config
+    from emodet.training.run import train
+
+    if args.model or not (args.config and args.replay):
+        raise EmodetError("--from-scratch trains a new model: give --config (the recipe) and --replay (the old "
+                          "data), and no model to start from")
+    overrides = [*args.overrides, f"data.source={args.replay}", f"data.extra_source={args.data}",
+                 f"data.extra_drop_unknown={str(args.drop_unknown_classes).lower()}"]
+    result = train(load_config(args.config, overrides), args.run_dir, verbose=2, log=print)
+    print(result.val_report.format_table())
+    print(f"best epoch {result.best_epoch}; model saved to {args.run_dir / 'best.keras'}")
+    if args.register:
+        log_and_register(args.run_dir, args.register, args.registry)
     return 0
 
 
@@ -341,11 +408,13 @@ def _add_drift(verbs) -> None:
                                      "mean entropy. Exit status 0: no drift; 1: drift (time to evaluate on newly "
                                      "labelled data).")
     p.add_argument("jsonl", type=Path, help="a window of `emodet detect --jsonl` output")
-    p.add_argument("--profile", type=Path, help="profile.json of the model's training run (default: bundled model's)")
+    p.add_argument("--profile", help="profile.json of the model's training run, or a registry reference "
+                                     "(models:/NAME@ALIAS: its version's profile; default: the bundled model's)")
     p.add_argument("--plot", type=Path, help="write a PNG of the class shares, reference beside window")
     p.add_argument("--json", type=Path, help="write the drift report to this JSON file")
     for name, value in DEFAULT_THRESHOLDS.items():
         p.add_argument(f"--max-{name}", type=float, default=value, help=f"threshold (default {value})")
+    add_registry_option(p)
     p.set_defaults(handler=_run_drift)
 
 
@@ -356,7 +425,9 @@ def _run_drift(args) -> int:
         from emodet.bundled import bundled_profile_path
 
         args.profile = bundled_profile_path()
-    reference = load_profile(args.profile)
+    elif args.profile.startswith("models:/"):
+        args.profile = model_location(args.profile, args.registry).with_name("profile.json")
+    reference = load_profile(Path(args.profile))
     thresholds = {name: getattr(args, f"max_{name}") for name in DEFAULT_THRESHOLDS}
     report = check_drift(reference, probs_from_jsonl(args.jsonl, reference.class_names), thresholds)
     print(report.verdict())
@@ -401,7 +472,9 @@ def _add_detect(verbs) -> None:
                                      "current record is finished, outputs are closed and the summary printed) and "
                                      "holds each record once after --resume.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the bundled model)")
+    p.add_argument("--model", help="a .keras, .onnx or .tflite model, or a registry version: models:/NAME@ALIAS "
+                                   "or models:/NAME/VERSION (default: the bundled model)")
+    add_registry_option(p)
     p.add_argument("--detector", help="face detector: yunet (default), mtcnn (slower, most robust on turned faces) "
                                       "or blazeface")
     p.add_argument("--json", type=Path,
@@ -440,7 +513,7 @@ def _run_detect(args) -> int:
     if not args.verbose:
         _quiet_media_libraries()
     options = {} if args.max_side is None else {"max_side": args.max_side or None}
-    detector = EmotionDetector(args.model, args.detector, detector_options=options, tta=args.tta,
+    detector = EmotionDetector(model_location(args.model, args.registry), args.detector, detector_options=options, tta=args.tta,
                                smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
     class_names = detector.class_names  # load the model and the face detector now, so a bad --model
     detector.face_detector  # or --detector fails before any work is done
@@ -659,7 +732,8 @@ def _add_serve(verbs) -> None:
                          description="POST /v1/detect (an image) -> faces and emotions as JSON; GET /v1/model; "
                                      "GET /healthz, /readyz; WebSocket /v1/stream for live frames; the webcam page "
                                      "at /; OpenAPI docs at /docs. Binds 127.0.0.1 unless --host says otherwise.")
-    p.add_argument("--model", help="a .keras, .onnx or .tflite model (default: the bundled model)")
+    p.add_argument("--model", help="a .keras, .onnx or .tflite model or models:/NAME@ALIAS (default: the bundled model)")
+    add_registry_option(p)
     p.add_argument("--detector", help="face detector (default: emodet's default)")
     p.add_argument("--host", default=d.host, help=f"address to bind (default {d.host}; 0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=d.port)
@@ -688,7 +762,14 @@ def _run_serve(args) -> int:
             raise EmodetError(f"{name} must be at least {low}, got {value}")
     if args.timeout <= 0 or args.max_upload_mb <= 0 or args.batch_wait_ms < 0:
         raise EmodetError("--timeout and --max-upload-mb must be positive and --batch-wait-ms not negative")
-    settings = ServeSettings(model=args.model, detector=args.detector, host=args.host, port=args.port,
+    model = model_location(args.model, args.registry)
+    version = None
+    if args.model and args.model.startswith("models:/"):
+        from emodet.registry.store import open_registry
+
+        version = open_registry(args.registry, create=False).resolve(args.model).version
+    settings = ServeSettings(model=str(model) if model else None, model_name=args.model, model_version=version,
+                             detector=args.detector, host=args.host, port=args.port,
                              api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
                              cors_origins=tuple(args.cors_origin), max_upload_bytes=int(args.max_upload_mb * 2 ** 20),
                              max_pixels=args.max_pixels, queue_size=args.queue_size, timeout_s=args.timeout,
@@ -705,8 +786,9 @@ def _add_export(verbs) -> None:
     p = verbs.add_parser("export", help="export a .keras model to ONNX, TFLite or a TensorFlow SavedModel",
                          description="The exported model keeps its class names and input contract and runs "
                                      "in `emodet detect --model` without TensorFlow (ONNX, TFLite).")
-    p.add_argument("model", nargs="?", help="a .keras model (default: the bundled model)")
+    p.add_argument("model", nargs="?", help="a .keras model or models:/NAME@ALIAS (default: the bundled model)")
     p.add_argument("--format", choices=("onnx", "tflite", "saved_model"), required=True)
+    add_registry_option(p)
     p.add_argument("--output", type=Path,
                    help="output file or directory (default: the model's file name with the format's suffix, "
                         "in the current directory)")
@@ -722,8 +804,8 @@ def _run_export(args) -> int:
 
         source, name, stem = load_bundled_model(), "the bundled model", MODEL_NAME
     else:
-        source = name = Path(args.model)
-        stem = source.stem
+        source, name = model_location(args.model, args.registry), args.model
+        stem = _model_stem(args.model, source)
     written = export(source, args.output or Path(stem + suffix), args.format)
     print(f"exported {name} to {written}")
     return 0
@@ -731,7 +813,8 @@ def _run_export(args) -> int:
 
 def _add_info(verbs) -> None:
     p = verbs.add_parser("info", help="show the backbones, label sets and (optionally) a model's contract")
-    p.add_argument("model", nargs="?", type=Path, help="a .keras model to describe")
+    p.add_argument("model", nargs="?", help="a .keras model (or models:/NAME@ALIAS) to describe")
+    add_registry_option(p)
     p.set_defaults(handler=_run_info)
 
 
@@ -743,7 +826,7 @@ def _run_info(args) -> int:
     if args.model:
         from emodet.models.classifier import describe, load_model
 
-        print(json.dumps(describe(load_model(args.model)).__dict__, indent=2))
+        print(json.dumps(describe(load_model(model_location(args.model, args.registry))).__dict__, indent=2))
         return 0
     from emodet.models.backbones import BACKBONES
 
@@ -755,7 +838,7 @@ def _run_info(args) -> int:
 
 
 _VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_retrain, _add_compare, _add_drift,
-          _add_report, _add_export, _add_info]
+          add_registry_verb, _add_report, _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,6 +36,11 @@ class DataConfig:
     ferplus_blend: float = 0.0
     # Folder sources: accept a class folder without images (refused by default).
     allow_empty_classes: bool = False
+    # A second source (new data) whose train and validation splits are added to the first's, its
+    # classes matched by name: retraining from scratch on old + new (`emodet retrain --from-scratch`).
+    extra_source: str = ""
+    # With extra_source: leave out its images of classes the first source lacks (refused by default).
+    extra_drop_unknown: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,7 @@ class ModelError(EmodetError):
 
 class MediaError(EmodetError):
     """An image, video or stream cannot be read."""
+
+
+class RegistryError(EmodetError):
+    """The model registry cannot be reached or used, or refuses the operation."""

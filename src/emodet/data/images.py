@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from emodet.errors import DataError
@@ -63,6 +64,13 @@ class LabelledImages:
             skipped=self.skipped,
         )
 
+    def fingerprint(self) -> str:
+        """A short hash of the pixels and labels: two runs on the same data share it (registry lineage)."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.images).tobytes())
+        digest.update(np.ascontiguousarray(self.labels).tobytes())
+        return digest.hexdigest()[:16]
+
     def stratified_sample(self, limit: int, seed: int) -> "LabelledImages":
         """At most ``limit`` images, keeping the class proportions; the same seed gives the same rows."""
         if limit <= 0 or limit >= len(self):
@@ -100,3 +108,25 @@ def require_images(data: LabelledImages, source: str) -> LabelledImages:
         raise DataError(f"{source}: the {data.name or 'dataset'} split holds no images; "
                         "check the path and that the file or folder has labelled images")
     return data
+
+
+def concatenate(parts: list[LabelledImages], name: str) -> LabelledImages:
+    """One dataset from several with the same classes and image size (channels widened to the most)."""
+    first = parts[0]
+    for part in parts[1:]:
+        if part.class_names != first.class_names or part.images.shape[1:3] != first.images.shape[1:3]:
+            raise DataError(f"cannot mix {part.name} ({part.images.shape[1]} px, {list(part.class_names)}) with "
+                            f"{first.name} ({first.images.shape[1]} px, {list(first.class_names)})")
+    channels = max(part.images.shape[-1] for part in parts)
+    images = [np.repeat(p.images, channels, axis=-1) if p.images.shape[-1] < channels else p.images for p in parts]
+    return LabelledImages(np.concatenate(images), np.concatenate([p.targets for p in parts]), first.class_names,
+                          np.concatenate([p.ids.astype(str) for p in parts]), name)
+
+
+def resized(data: LabelledImages, size: int) -> LabelledImages:
+    """``data`` with its images resized (area-averaged) to ``size`` x ``size``."""
+    if data.images.shape[1:3] == (size, size):
+        return data
+    images = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
+                       for image in data.images])
+    return LabelledImages(images, data.targets, data.class_names, data.ids, data.name)

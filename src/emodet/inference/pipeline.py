@@ -24,7 +24,8 @@ class EmotionDetector:
     """Detect faces and classify their emotions in images, videos and streams.
 
     ``model``: ``None`` for the bundled model, a path to a ``.keras``/``.onnx``/``.tflite``
-    model, or a Keras model. ``detector``: a face detector name (see
+    model, a Keras model, or a registry reference such as ``"models:/emodet@champion"`` (found in
+    ``registry``, a folder or MLflow tracking URI; default ``$EMODET_REGISTRY``). ``detector``: a face detector name (see
     :func:`emodet.inference.detectors.list_detectors`) or a detector object.
     ``smoothing`` applies to :meth:`stream` only; single images are never smoothed.
     ``margin`` and ``alignment`` (``"template"`` or ``"box"``) set how faces are cut out
@@ -35,8 +36,9 @@ class EmotionDetector:
 
     def __init__(self, model=None, detector: str | object | None = None, *, smoothing: float = DEFAULT_SMOOTHING,
                  margin: float | None = None, detector_options: dict | None = None, tta: bool = False,
-                 alignment: str | None = None):
+                 alignment: str | None = None, registry: str | None = None):
         self.model = model
+        self.registry = registry
         self.alignment = alignment
         self.tta = tta
         self.detector = detector
@@ -51,7 +53,7 @@ class EmotionDetector:
         if self._classifier is None:
             from emodet.inference.runtime import load_classifier
 
-            self._classifier = load_classifier(self.model)
+            self._classifier = load_classifier(self.model, registry=self.registry)
         return self._classifier
 
     @property

@@ -125,10 +125,14 @@ class TFLiteClassifier(Classifier):
         return np.array(self.interpreter.get_tensor(self.output), dtype=np.float32)
 
 
-def load_classifier(model=None) -> Classifier:
-    """A classifier from a Keras model, a ``.keras``/``.onnx``/``.tflite`` path, or the bundled default."""
+def load_classifier(model=None, *, registry: str | None = None) -> Classifier:
+    """A classifier from a Keras model, a ``.keras``/``.onnx``/``.tflite`` path, a registry reference
+    (``models:/NAME@ALIAS`` in ``registry``, default ``$EMODET_REGISTRY``), or the bundled default."""
+    from emodet.registry.references import resolve_model
+
     if isinstance(model, Classifier):
         return model
+    model = resolve_model(model, registry)
     if model is None:
         from emodet.bundled import load_bundled_model
 

@@ -90,7 +90,8 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
         _require_ready(engine)
         classifier = engine.classifier
         return ModelInfo(class_names=list(classifier.class_names), input_size=classifier.image_size,
-                         color_mode=classifier.color_mode, model=settings.model or "bundled",
+                         color_mode=classifier.color_mode,
+                         model=settings.model_name or settings.model or "bundled",
                          version=_model_version(settings), detector=engine.detector_name,
                          emodet_version=__version__, batching=settings.batching)
 
@@ -273,7 +274,7 @@ def _require_ready(engine: Engine) -> None:
 
 def _model_version(settings: ServeSettings) -> str | None:
     if settings.model:
-        return None
+        return settings.model_version
     from emodet.bundled import MODEL_NAME
 
     return MODEL_NAME

@@ -10,7 +10,9 @@ API_KEY_ENV = "EMODET_API_KEY"
 
 @dataclass(frozen=True)
 class ServeSettings:
-    model: str | None = None  # None: the bundled model
+    model: str | None = None  # a model file; None: the bundled model
+    model_name: str | None = None  # what the user asked for (a path, or a models:/ registry reference)
+    model_version: str | None = None  # the registry version a reference resolved to
     detector: str | None = None  # None: emodet's default detector
     host: str = "127.0.0.1"  # loopback only unless --host 0.0.0.0 is asked for
     port: int = 8000

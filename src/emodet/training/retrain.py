@@ -16,12 +16,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from emodet.config import TrainConfig
 from emodet.data.classmatch import match_classes
-from emodet.data.images import LabelledImages
+from emodet.data.images import concatenate, resized
 from emodet.data.sources import load_splits
 from emodet.errors import ConfigError, DataError
 
@@ -62,7 +59,7 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     if replay and replay_share > 0:
         old = match_classes(load_splits(replay, seed=seed)["train"], contract.class_names, drop_unknown=True)
         count = int(round(len(train) * replay_share / (1.0 - replay_share)))
-        mix = concatenate([train, _resized(old.stratified_sample(count, seed), contract.crop_size)], "train")
+        mix = concatenate([train, resized(old.stratified_sample(count, seed), contract.crop_size)], "train")
     keras.utils.set_random_seed(seed)
     model = _trainable_copy(parent, augment, seed)
     config = TrainConfig(batch_size=batch_size, head_epochs=0, finetune_epochs=epochs, finetune_lr=learning_rate,
@@ -72,39 +69,10 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     report = record_best(run_dir, best, val, result.best_epoch)
     lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
                "replay_share": replay_share, "train_images": len(mix), "new_train_images": len(train),
-               "train_fingerprint": fingerprint(mix), "val_fingerprint": fingerprint(val),
+               "train_fingerprint": mix.fingerprint(), "val_fingerprint": val.fingerprint(),
                "epochs": epochs, "learning_rate": learning_rate}
     (run_dir / LINEAGE).write_text(json.dumps(lineage, indent=2))
     return RetrainResult(run_dir, best, report.accuracy, lineage)
-
-
-def concatenate(parts: list[LabelledImages], name: str) -> LabelledImages:
-    """One dataset from several with the same classes and image size."""
-    first = parts[0]
-    for part in parts[1:]:
-        if part.class_names != first.class_names or part.images.shape[1:3] != first.images.shape[1:3]:
-            raise DataError(f"cannot mix {part.name} ({part.images.shape[1]} px, {list(part.class_names)}) with "
-                            f"{first.name} ({first.images.shape[1]} px, {list(first.class_names)})")
-    channels = max(part.images.shape[-1] for part in parts)
-    images = [np.repeat(p.images, channels, axis=-1) if p.images.shape[-1] < channels else p.images for p in parts]
-    return LabelledImages(np.concatenate(images), np.concatenate([p.targets for p in parts]), first.class_names,
-                          np.concatenate([p.ids.astype(str) for p in parts]), name)
-
-
-def fingerprint(data: LabelledImages) -> str:
-    """A short hash of a dataset's pixels and labels: two runs on the same data share it."""
-    digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(data.images).tobytes())
-    digest.update(np.ascontiguousarray(data.labels).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _resized(data: LabelledImages, size: int) -> LabelledImages:
-    if data.images.shape[1:3] == (size, size):
-        return data
-    images = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
-                       for image in data.images])
-    return LabelledImages(images, data.targets, data.class_names, data.ids, data.name)
 
 
 def _load_parent(model_path):

@@ -17,7 +17,8 @@ from typing import Callable
 import keras
 
 from emodet.config import RunConfig, from_dict, read_config_file, save_config
-from emodet.data.images import LabelledImages
+from emodet.data.classmatch import match_classes
+from emodet.data.images import LabelledImages, concatenate, resized
 from emodet.data.sources import load_splits
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation.drift import profile_from_probs
@@ -96,7 +97,21 @@ def load_training_data(config: RunConfig) -> tuple[LabelledImages, LabelledImage
                         "on them (set data.val_fraction above 0 for folder sources)")
     train = splits["train"].stratified_sample(config.data.train_limit, config.train.seed)
     val = splits["val"].stratified_sample(config.data.val_limit, config.train.seed + 1)
+    if config.data.extra_source:
+        train, val = (_with_extra(config, part, name) for part, name in ((train, "train"), (val, "val")))
     return train, val
+
+
+def _with_extra(config: RunConfig, data: LabelledImages, split: str) -> LabelledImages:
+    """``data`` plus the same split of ``config.data.extra_source``, classes matched by name."""
+    size = data.images.shape[1]
+    extra = load_splits(config.data.extra_source, image_size=size, val_fraction=config.data.val_fraction,
+                        test_fraction=config.data.test_fraction, seed=config.train.seed,
+                        allow_empty_classes=config.data.allow_empty_classes)
+    if split not in extra:
+        raise DataError(f"{config.data.extra_source} has no {split} split to add to {config.data.source}'s")
+    matched = match_classes(extra[split], data.class_names, drop_unknown=config.data.extra_drop_unknown)
+    return concatenate([data, resized(matched, size)], split)
 
 
 def load_run_splits(config: RunConfig, source: str | None = None) -> dict[str, LabelledImages]:
@@ -165,8 +180,8 @@ def _write_data_summary(run_dir: Path, config: RunConfig, train: LabelledImages,
     summary = {
         "source": config.data.source,
         "class_names": list(train.class_names),
-        "train": {"images": len(train), "class_counts": train.class_counts()},
-        "val": {"images": len(val), "class_counts": val.class_counts()},
+        "train": {"images": len(train), "class_counts": train.class_counts(), "fingerprint": train.fingerprint()},
+        "val": {"images": len(val), "class_counts": val.class_counts(), "fingerprint": val.fingerprint()},
         "skipped": [list(s) for s in _skipped(train, val)],
     }
     (run_dir / DATA).write_text(json.dumps(summary, indent=2))
