@@ -1,32 +1,100 @@
-"""Retraining the bundled model on new real faces (CK+48, split by subject) with FER2013 replay."""
+"""The upkeep workflow end to end on real data, through the CLI, with a real MLflow registry.
+
+The bundled FER2013 model is registered as champion and evaluated on CK+48 (another source:
+lab-posed faces, split by subject); retrained from the champion with CK+'s training subjects plus
+FER2013 replay and registered as a child version; compared on the CK+ test subjects and FER2013
+PublicTest and promoted; `emodet detect` then loads the new champion by name; rolled back. A
+retraining that fails never touches the registry. Also: retraining from scratch on the union.
+"""
 
 import json
 
 import numpy as np
 import pytest
 
-from emodet.data.classmatch import match_classes
-from emodet.data.folder import load_folder
-from emodet.evaluation.compare import paired_comparison
-from emodet.evaluation.metrics import predict_proba
-from emodet.labels import FER7
-from emodet.training.retrain import LINEAGE, retrain
+from emodet.cli import main
+from emodet.registry import open_registry
+from emodet.registry.store import TAG, _sha256
+
+from conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
 
 
-def test_retraining_on_new_subjects_beats_the_old_model_on_held_out_subjects(ckplus_dir, fer_csv, tmp_path):
-    from emodet.bundled import load_bundled_model
+def test_evaluate_retrain_compare_promote_detect_rollback(ckplus_dir, fer_csv, tmp_path, capsys):
+    reg = ["--registry", str(tmp_path / "registry")]
+    ck, ck_options = f"folder:{ckplus_dir}", ["--drop-unknown-classes"]
+    assert main(["registry", "add", "--name", "emodet", "--alias", "champion", *reg]) == 0
+    assert main(["evaluate", "models:/emodet@champion", "--data", ck, *ck_options, "--output",
+                 str(tmp_path / "before.json"), *reg]) == 0
+    before = json.loads((tmp_path / "before.json").read_text())
 
-    result = retrain(None, f"folder:{ckplus_dir}", tmp_path / "run", replay=f"fer2013:{fer_csv}", replay_share=0.5,
-                     epochs=4, learning_rate=3e-4, drop_unknown=True)
-    lineage = json.loads((tmp_path / "run" / LINEAGE).read_text())
-    assert lineage["train_images"] > lineage["new_train_images"] > 300  # the mix holds replayed FER2013 faces
-    assert len(lineage["train_fingerprint"]) == 16 and (tmp_path / "run" / "profile.json").is_file()
-    # Held-out CK+ subjects (the test split never trained on): the retrained model is better, significantly.
-    test = match_classes(load_folder(ckplus_dir, 48, 0.1, 0.1, seed=42)["test"], FER7, drop_unknown=True)
-    old = predict_proba(load_bundled_model(), test).argmax(axis=1)
-    new = predict_proba(result.model, test).argmax(axis=1)
-    comparison = paired_comparison("CK+ test subjects", test.labels, old, new)
-    assert comparison.delta > 0.05 and comparison.p_value < 0.05, comparison
-    assert np.mean(new == test.labels) > 0.7
+    run = tmp_path / "retrain"
+    assert main(["retrain", "models:/emodet@champion", "--data", ck, "--replay", f"fer2013:{fer_csv}", *ck_options,
+                 "--epochs", "4", "--lr", "3e-4", "--run-dir", str(run), "--register", "emodet", *reg]) == 0
+    store = open_registry(tmp_path / "registry")
+    child = store.version("emodet", 2)
+    assert child.parent == "1" and child.aliases == ()  # registered, not deployed
+    assert child.tags[TAG + "sha256"] == _sha256(run / "best.keras")
+    assert len(child.tags[TAG + "train_fingerprint"]) == len(child.tags[TAG + "val_fingerprint"]) == 16
+    history = store.client.get_metric_history(child.run_id, "val_accuracy")
+    assert [m.step for m in history] == [1, 2, 3, 4]  # metrics per epoch
+    run_info = store.client.get_run(child.run_id)
+    assert run_info.data.params["retrain.replay_share"] == "0.8"
+    logged = {f.path for f in store.client.list_artifacts(child.run_id, "run")}
+    assert "run/report-val.html" in logged and "run/lineage.json" in logged
+
+    capsys.readouterr()
+    assert main(["compare", "models:/emodet/2", "--current", "models:/emodet@champion", "--data", ck, *ck_options,
+                 "--reference", f"fer2013:{fer_csv}", "--json", str(tmp_path / "compare.json"), "--promote",
+                 *reg]) == 0, capsys.readouterr().out
+    comparison = json.loads((tmp_path / "compare.json").read_text())
+    new_data, reference = comparison["sets"]
+    # The real effect: on CK+ subjects never trained on, the retrained model is better beyond chance,
+    # while FER2013 PublicTest stays within the one-point tolerance.
+    assert new_data["delta"] > 0.05 and new_data["p_value"] < 0.05 and new_data["ci_low"] > 0
+    assert new_data["current_accuracy"] == pytest.approx(before["accuracy"], abs=1e-9)
+    assert reference["images"] == 3589 and reference["delta"] > -0.01
+    champion = store.resolve("models:/emodet@champion")
+    assert champion.version == "2" and champion.tags[TAG + "promoted_from"] == "1"
+    assert json.loads(champion.tags[TAG + "comparison"])["sets"][0]["images"] == new_data["images"]
+
+    faces_now = _detect_probs(tmp_path / "after.jsonl", reg)
+    from emodet import EmotionDetector
+
+    sample = str(SAMPLES / "astronaut.jpg")
+    assert np.allclose(faces_now, EmotionDetector(str(run / "best.keras"))(sample).faces[0].probs, atol=1e-4)
+    assert main(["registry", "rollback", "emodet", *reg]) == 0
+    assert store.resolve("models:/emodet@champion").version == "1"
+    assert np.allclose(_detect_probs(tmp_path / "rolled.jsonl", reg), EmotionDetector()(sample).faces[0].probs,
+                       atol=1e-4)
+
+    # A retraining that fails (here: an unknown class in the new data) leaves the registry as it was.
+    assert main(["retrain", "models:/emodet@champion", "--data", ck, "--replay", f"fer2013:{fer_csv}",
+                 "--epochs", "1", "--run-dir", str(tmp_path / "failed"), "--register", "emodet", *reg]) == 2
+    assert "contempt" in capsys.readouterr().err
+    assert [v.version for v in store.versions("emodet")] == ["1", "2"]
+    assert store.resolve("models:/emodet@champion").version == "1"
+
+
+def _detect_probs(jsonl, reg) -> np.ndarray:
+    assert main(["detect", str(SAMPLES / "astronaut.jpg"), "--model", "models:/emodet@champion", "--jsonl",
+                 str(jsonl), "--quiet", *reg]) == 0
+    faces = json.loads(jsonl.read_text().splitlines()[0])["faces"]
+    assert len(faces) == 1
+    return np.array(list(faces[0]["probs"].values()))
+
+
+def test_retraining_from_scratch_on_the_union_learns_both(ckplus_dir, fer_csv, tmp_path, capsys):
+    config = tmp_path / "recipe.yaml"
+    config.write_text("model: {backbone: small_cnn, image_size: 48, weights: none, augment: 0}\n"
+                      "data: {train_limit: 4000, val_limit: 600}\n"
+                      "train: {batch_size: 32, head_epochs: 0, finetune_epochs: 4, finetune_lr: 0.002, patience: 4}\n")
+    run = tmp_path / "union"
+    assert main(["retrain", "--from-scratch", "--config", str(config), "--data", f"folder:{ckplus_dir}",
+                 "--replay", f"fer2013:{fer_csv}", "--drop-unknown-classes", "--run-dir", str(run)]) == 0
+    data = json.loads((run / "data.json").read_text())
+    assert data["source"].startswith("fer2013:")
+    assert data["train"]["images"] > 4000 + 500  # FER2013's slice plus CK+'s training subjects
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val"]["accuracy"] > 2 / 7  # well above chance on FER2013 + CK+ validation faces

@@ -304,6 +304,9 @@ def _run_compare(args) -> int:
 
     if args.tolerance < 0:
         raise EmodetError(f"--tolerance must be zero or positive (points of accuracy), got {args.tolerance}")
+    if args.promote and not args.candidate.startswith("models:/"):
+        raise EmodetError(f"--promote needs the candidate as a registry reference (models:/NAME/VERSION), got "
+                          f"{args.candidate}; register it first with `emodet registry add {args.candidate} --name NAME`")
     candidate, size = _evaluation_model(model_location(args.candidate, args.registry))
     current, current_size = _evaluation_model(model_location(args.current, args.registry))
     if model_classes(candidate) != model_classes(current):

@@ -161,11 +161,6 @@ def _run_rollback(args) -> int:
 
 def promote_after_compare(candidate: str, current: str | None, registry: str | None, comparison: dict, say=print) -> None:
     """``emodet compare --promote``: the candidate reference's version takes the current reference's alias."""
-    from emodet.errors import ConfigError
-
-    if not is_reference(candidate):
-        raise ConfigError(f"--promote needs the candidate as a registry reference (models:/NAME/VERSION), got "
-                          f"{candidate}; register it first with `emodet registry add`")
     store = _open(argparse.Namespace(registry=registry))
     found = store.resolve(candidate)
     alias = parse_reference(current).alias if current and is_reference(current) else None

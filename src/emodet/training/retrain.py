@@ -5,7 +5,7 @@ new data's training split mixed with a replay sample of the old training data (`
 of the mix), at a low learning rate with BatchNorm frozen, selecting the epoch on the new data's validation split
 (split by subject when the data names subjects, as CK+ does). The model keeps its architecture,
 classes and input contract; the new data's classes are matched to them by name. The run folder
-is an ordinary run (``best.keras``, ``history.csv``, ``metrics.json``, ``profile.json``) plus
+is an ordinary run (``best.keras``, ``history.csv``, ``metrics.json``, ``profile.json``, the HTML report) plus
 ``lineage.json``: the parent model's checksum and the fingerprints of the data trained on.
 """
 
@@ -41,7 +41,7 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
 
     from emodet.models.classifier import describe
     from emodet.training.fit import fit
-    from emodet.training.run import BEST, record_best, strip_training_state
+    from emodet.training.run import BEST, REPORT, record_best, strip_training_state
 
     if not 0.0 <= replay_share < 1.0:
         raise ConfigError(f"replay share must be in [0, 1) (the old data's part of the training mix), got {replay_share}")
@@ -67,6 +67,7 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     result = fit(model, mix, val, config, run_dir, log=log)
     best = strip_training_state(result.model)
     report = record_best(run_dir, best, val, result.best_epoch)
+    report.save_html(run_dir / REPORT, model=best, data=val, history=result)
     lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
                "replay_share": replay_share, "train_images": len(mix), "new_train_images": len(train),
                "train_fingerprint": mix.fingerprint(), "val_fingerprint": val.fingerprint(),
