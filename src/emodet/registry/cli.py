@@ -142,6 +142,8 @@ def _run_list(args) -> int:
               f"{v.tags.get('emodet.train_fingerprint') or '-'}")
         if v.tags.get("emodet.comparison"):
             print(f"{'':>8} promoted: {json.loads(v.tags['emodet.comparison']).get('verdict', '')}")
+        if v.tags.get("emodet.rolled_back_at"):
+            print(f"{'':>8} rolled back at {v.tags['emodet.rolled_back_at']}")
     return 0
 
 
