@@ -119,3 +119,20 @@ def test_corrupt_tflite_sidecar_is_a_model_error_with_exit_status_2(exported, tm
         load_classifier(model)
     assert main(["detect", str(SAMPLES / "astronaut.jpg"), "--model", str(model)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_int8_onnx_export_is_smaller_and_agrees_with_float(exported, fer_csv, fer_splits, tmp_path, capsys):
+    from emodet.cli import main
+
+    int8 = tmp_path / "m.int8.onnx"
+    assert main(["export", "--format", "onnx", "--int8", f"fer2013:{fer_csv}", "--output", str(int8)]) == 0
+    assert int8.stat().st_size < 0.4 * exported["onnx"].stat().st_size
+    quantized, full = load_classifier(int8), load_classifier(exported["onnx"])
+    assert quantized.class_names == full.class_names and quantized.image_size == full.image_size
+    test = fer_splits["val"].take(np.arange(600))
+    batch = np.repeat(test.images, 3, axis=-1)
+    q, f = quantized.predict(batch).argmax(1), full.predict(batch).argmax(1)
+    assert np.mean(q == f) > 0.93  # the same decision on nearly every face
+    assert np.mean(q == test.labels) > np.mean(f == test.labels) - 0.02
+    assert main(["export", "--format", "tflite", "--int8", f"fer2013:{fer_csv}"]) == 2
+    assert "--int8 quantizes ONNX exports" in capsys.readouterr().err

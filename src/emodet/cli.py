@@ -791,6 +791,9 @@ def _add_export(verbs) -> None:
                                      "in `emodet detect --model` without TensorFlow (ONNX, TFLite).")
     p.add_argument("model", nargs="?", help="a .keras model or models:/NAME@ALIAS (default: the bundled model)")
     p.add_argument("--format", choices=("onnx", "tflite", "saved_model"), required=True)
+    p.add_argument("--int8", metavar="SOURCE",
+                   help="ONNX: quantize to 8 bits, calibrated on faces of this dataset's training split "
+                        "(e.g. fer2013:fer2013.csv.gz); about 3x faster at batch 1, a quarter of the size")
     add_registry_option(p)
     p.add_argument("--output", type=Path,
                    help="output file or directory (default: the model's file name with the format's suffix, "
@@ -809,7 +812,14 @@ def _run_export(args) -> int:
     else:
         source, name = model_location(args.model, args.registry), args.model
         stem = _model_stem(args.model, source)
-    written = export(source, args.output or Path(stem + suffix), args.format)
+    calibration = None
+    if args.int8 and args.format != "onnx":
+        raise EmodetError(f"--int8 quantizes ONNX exports; use --format onnx (got --format {args.format})")
+    if args.int8:
+        from emodet.data.sources import load_split
+
+        calibration, stem = load_split(args.int8, "train"), stem + ".int8"
+    written = export(source, args.output or Path(stem + suffix), args.format, int8_calibration=calibration)
     print(f"exported {name} to {written}")
     return 0
 
