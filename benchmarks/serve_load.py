@@ -68,10 +68,11 @@ def main() -> None:
     parser.add_argument("--detector", default="yunet")
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--repeats", type=int, default=3, help="runs per row (median throughput, pooled latencies)")
+    parser.add_argument("--serve-args", default="", help="more `emodet serve` options, e.g. '--library-threads 0'")
     args = parser.parse_args()
     seed_detector_cache()
-    extra = [] if args.model == "bundled" else ["--model", args.model]
-    print(f"machine: {os.cpu_count()} CPU cores; model {args.model}; detector {args.detector}; "
+    extra = ([] if args.model == "bundled" else ["--model", args.model]) + args.serve_args.split()
+    print(f"machine: {os.cpu_count()} CPU cores; model {args.model}; detector {args.detector}; serve {args.serve_args!r}; "
           f"{args.requests} requests per run, {args.repeats} runs per row (median req/s, latency percentiles "
           "over all runs); one 512x512 JPEG with one face")
     print(f"{'batching':<9} {'clients':>7} {'req/s':>7} {'x 1 client':>10} {'p50 ms':>7} {'p95 ms':>7} "

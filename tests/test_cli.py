@@ -36,6 +36,10 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, capsys):
     (["train", "--data", "fer2013:x", "--set", "train.lr=1"], "unknown key in section 'train' 'lr'"),
     (["train", "--resume"], "--resume needs --run-dir"),
     (["evaluate", "/no/model.keras", "--data", "fer2013:x"], "model file /no/model.keras does not exist"),
+    (["serve", "--library-threads", "-1"], "--library-threads must be 0"),
+    (["retrain", "--data", "folder:x", "--run-dir", "r", "--from-scratch"], "give --config (the recipe) and --replay"),
+    (["retrain", "--data", "folder:x", "--run-dir", "r", "--config", "c.yaml"], "--config and --set go with --from-scratch"),
+    (["export", "--format", "tflite", "--int8", "fer2013:x"], "--int8 quantizes ONNX exports"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys):
     assert main(argv) == 2

@@ -748,6 +748,9 @@ def _add_serve(verbs) -> None:
     p.add_argument("--queue-size", type=int, default=d.queue_size, help="requests in flight before 503")
     p.add_argument("--timeout", type=float, default=d.timeout_s, help="seconds per request before 504")
     p.add_argument("--workers", type=int, default=d.workers, help="threads decoding and detecting faces")
+    p.add_argument("--library-threads", type=int, default=d.library_threads,
+                   help=f"OpenCV threads per call (default {d.library_threads}: the workers run requests in "
+                        "parallel; 0: OpenCV's default, one per core)")
     p.add_argument("--no-batching", action="store_true", help="classify each request's faces on their own")
     p.add_argument("--batch-wait-ms", type=float, default=d.batch_wait_ms)
     p.set_defaults(handler=_run_serve)
@@ -763,6 +766,8 @@ def _run_serve(args) -> int:
                              ("--workers", args.workers, 1), ("--max-pixels", args.max_pixels, 1)):
         if value < low:
             raise EmodetError(f"{name} must be at least {low}, got {value}")
+    if args.library_threads < 0:
+        raise EmodetError(f"--library-threads must be 0 (OpenCV's default) or more, got {args.library_threads}")
     if args.timeout <= 0 or args.max_upload_mb <= 0 or args.batch_wait_ms < 0:
         raise EmodetError("--timeout and --max-upload-mb must be positive and --batch-wait-ms not negative")
     model = model_location(args.model, args.registry)
@@ -776,7 +781,8 @@ def _run_serve(args) -> int:
                              api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
                              cors_origins=tuple(args.cors_origin), max_upload_bytes=int(args.max_upload_mb * 2 ** 20),
                              max_pixels=args.max_pixels, queue_size=args.queue_size, timeout_s=args.timeout,
-                             workers=args.workers, batching=not args.no_batching, batch_wait_ms=args.batch_wait_ms)
+                             workers=args.workers, batching=not args.no_batching, batch_wait_ms=args.batch_wait_ms,
+                             library_threads=args.library_threads)
     _quiet_media_libraries()
     print(f"emodet serve: http://{args.host}:{args.port}/ (API docs at /docs; ready once /readyz answers 200)"
           + ("; API key required" if settings.api_key else ""), flush=True)

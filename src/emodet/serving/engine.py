@@ -1,7 +1,7 @@
 """The service's inference: decode -> detect -> align -> classify, with faces batched across requests.
 
 Requests are handled by a small pool of worker threads, each with a face detector of its own
-(detectors are not thread-safe; two of them use both cores). Their face crops go to one
+(detectors are not thread-safe; OpenCV runs at one thread per call, so four workers keep two cores busy). Their face crops go to one
 :class:`BatchingClassifier`, which gathers the crops of every request waiting (up to
 ``max_batch`` faces, at most ``batch_wait_ms`` after the first) into one classifier call: one
 call of 8 faces costs far less than 8 calls of one.
@@ -59,7 +59,7 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
 class BatchingClassifier:
     """Thread-safe ``predict`` that merges concurrent callers' faces into one classifier call."""
 
-    def __init__(self, classifier, max_batch: int = 32, wait_s: float = 0.003, enabled: bool = True):
+    def __init__(self, classifier, max_batch: int = 32, wait_s: float = 0.001, enabled: bool = True):
         self.classifier = classifier
         self.max_batch = max_batch
         self.wait_s = wait_s
@@ -157,6 +157,10 @@ class Engine:
         from emodet.inference.runtime import load_classifier
 
         try:
+            if self.settings.library_threads:
+                import cv2
+
+                cv2.setNumThreads(self.settings.library_threads)
             self.detector_name = self.settings.detector or DEFAULT_DETECTOR
             self.classifier = load_classifier(self.settings.model)
             size = self.classifier.image_size
