@@ -7,14 +7,23 @@ import pytest
 from emodet.cli import main
 
 
-def test_train_then_evaluate(small_fer_csv, tmp_path, capsys):
+def test_train_then_evaluate(small_fer_csv, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
+    monkeypatch.setenv("EMODET_REGISTRY", str(tmp_path / "registry"))  # every run is logged to a named registry
     code = main(["train", "--data", f"fer2013:{small_fer_csv}", "--backbone", "small_cnn", "--run-dir", str(run),
                  "--quiet", "--tensorboard", "--set", "model.weights=none", "--set", "train.head_epochs=1",
                  "--set", "train.finetune_epochs=1", "--set", "train.batch_size=50"])
     assert code == 0
     out = capsys.readouterr().out
     assert "stage 1" in out and "stage 2" in out and "macro avg" in out
+    from emodet.registry import open_registry
+
+    store = open_registry(tmp_path / "registry", create=False)
+    (run_id,) = json.loads((run / "mlflow-runs.json").read_text()).values()
+    logged = store.client.get_run(run_id).data
+    assert logged.params["model.backbone"] == "small_cnn" and "best_val_accuracy" in logged.metrics
+    assert [m.step for m in store.client.get_metric_history(run_id, "val_loss")] == [1, 2]
+    assert store.client.search_registered_models() == []  # logged, not registered: no --register
     code = main(["evaluate", str(run / "best.keras"), "--data", f"fer2013:{small_fer_csv}",
                  "--split", "PrivateTest", "--tta"])
     assert code == 0

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from emodet.errors import EmodetError
-from emodet.registry.cli import add_registry_option, add_registry_verb, log_and_register, model_location
+from emodet.registry.cli import (add_registry_option, add_registry_verb, check_registry, log_and_register,
+                                 model_location)
 
 EXIT_USAGE = 2
 EXIT_FAILURES = 1
@@ -103,8 +104,9 @@ def _add_train(verbs) -> None:
 
 def _add_register_options(p) -> None:
     p.add_argument("--register", metavar="NAME",
-                   help="when training ends, log the run to the registry (MLflow) and register its model as a new "
-                        "version of NAME; no alias changes (promote with `emodet compare --promote`)")
+                   help="when training ends, also register its model as a new version of NAME; no alias changes "
+                        "(promote with `emodet compare --promote`). With a registry named (--registry or "
+                        "$EMODET_REGISTRY) every finished run is logged to it, registered or not")
     add_registry_option(p)
 
 
@@ -122,6 +124,7 @@ def _run_train(args) -> int:
     if args.resume and args.config is None and (args.run_dir / "config.yaml").is_file():
         args.config = args.run_dir / "config.yaml"
     config = load_config(args.config, overrides)
+    check_registry(args.register, args.registry)
     run_dir = args.run_dir = args.run_dir or default_run_dir(config)
     print(f"run directory: {run_dir}")
     callbacks = []
@@ -133,8 +136,7 @@ def _run_train(args) -> int:
                    callbacks=callbacks)
     print(result.val_report.format_table())
     print(f"best epoch {result.best_epoch}; model saved to {run_dir / 'best.keras'}")
-    if args.register:
-        log_and_register(run_dir, args.register, args.registry)
+    log_and_register(run_dir, args.register, args.registry)
     return 0
 
 
@@ -371,6 +373,7 @@ def _run_retrain(args) -> int:
 
     if args.epochs < 1 or args.lr <= 0 or args.batch_size < 1:
         raise EmodetError("--epochs and --batch-size must be at least 1 and --lr positive")
+    check_registry(args.register, args.registry)
     if args.from_scratch:
         return _retrain_from_scratch(args)
     if args.config or args.overrides:
@@ -379,8 +382,7 @@ def _run_retrain(args) -> int:
                      epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
                      drop_unknown=args.drop_unknown_classes, log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; model saved to {result.run_dir / 'best.keras'}")
-    if args.register:
-        log_and_register(result.run_dir, args.register, args.registry)
+    log_and_register(result.run_dir, args.register, args.registry)
     return 0
 
 
@@ -396,8 +398,7 @@ def _retrain_from_scratch(args) -> int:
     result = train(load_config(args.config, overrides), args.run_dir, verbose=2, log=print)
     print(result.val_report.format_table())
     print(f"best epoch {result.best_epoch}; model saved to {args.run_dir / 'best.keras'}")
-    if args.register:
-        log_and_register(args.run_dir, args.register, args.registry)
+    log_and_register(args.run_dir, args.register, args.registry)
     return 0
 
 

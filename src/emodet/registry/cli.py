@@ -35,13 +35,29 @@ def model_location(text: str | None, registry: str | None) -> Path | None:
     return open_registry(registry, create=False).model_path(text)
 
 
-def log_and_register(run_dir: Path, name: str, registry: str | None, say=print) -> None:
-    """After ``train``/``retrain``: log the finished run and register its model (aliases untouched)."""
+def check_registry(name: str | None, registry: str | None) -> None:
+    """Before a training run: a registry it will be logged to must be usable now, not after hours."""
+    if name or registry or os.environ.get(REGISTRY_ENV, "").strip():
+        quiet_mlflow()
+        from emodet.registry.store import open_registry
+
+        open_registry(registry)
+
+
+def log_and_register(run_dir: Path, name: str | None, registry: str | None, say=print) -> None:
+    """After ``train``/``retrain``: log the finished run when a registry is named, and register its
+    model as a version of ``name`` when given (aliases untouched)."""
+    if not (name or registry or os.environ.get(REGISTRY_ENV, "").strip()):
+        return
     quiet_mlflow()
     from emodet.registry.store import open_registry
 
     store = open_registry(registry)
     run_id = store.log_run(run_dir)
+    if not name:
+        say(f"logged to the registry {store.where} as MLflow run {run_id} (register it with "
+            f"`emodet registry add {run_dir} --name NAME`)")
+        return
     version = store.register(run_id, name)
     parent = f", parent version {version.parent}" if version.parent else ""
     say(f"registered as models:/{name}/{version.version} in {store.where} (MLflow run {run_id}{parent}); "
