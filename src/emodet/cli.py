@@ -504,6 +504,14 @@ def _add_detect(verbs) -> None:
     p.add_argument("--quiet", action="store_true", help="no table and no progress bar; only the summary")
     p.add_argument("--verbose", action="store_true",
                    help="show the libraries' own messages (OpenCV, ffmpeg, Pillow), hidden by default")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a pool of Ray actors, one core each, results in "
+                        "--output-dir (needs the ray extra)")
+    p.add_argument("--output-dir", type=Path, help="with --engine ray: where the part-NNNNN.jsonl shards go; a rerun "
+                                                   "skips the inputs already there")
+    p.add_argument("--workers", type=int, help="with --engine ray: actors (default: the cluster's CPUs)")
+    p.add_argument("--address", help="with --engine ray: a running Ray cluster to join (HOST:6379, or auto); "
+                                     "default: Ray started in this process")
     p.set_defaults(handler=_run_detect)
 
 
@@ -516,6 +524,8 @@ def _run_detect(args) -> int:
     _check_detect_args(args)
     if not args.verbose:
         _quiet_media_libraries()
+    if args.engine == "ray":
+        return _detect_on_ray(args)
     options = {} if args.max_side is None else {"max_side": args.max_side or None}
     detector = EmotionDetector(model_location(args.model, args.registry), args.detector, detector_options=options, tta=args.tta,
                                smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
@@ -559,6 +569,31 @@ def _run_detect(args) -> int:
     return EXIT_FAILURES if tally.failures or earlier_failures else 0
 
 
+def _detect_on_ray(args) -> int:
+    try:
+        from emodet.inference.ray_engine import detect_with_ray
+    except ImportError as exc:
+        raise EmodetError(f"--engine ray needs Ray ({exc}); install it with pip install \"emodet[ray]\"") from None
+    unsupported = [flag for flag, value in (("--json", args.json), ("--jsonl", args.jsonl), ("--csv", args.csv),
+                                            ("--save", args.save), ("--resume", args.resume), ("--tta", args.tta))
+                   if value]
+    if unsupported or not args.output_dir:
+        raise EmodetError("--engine ray writes its results into --output-dir (JSON Lines shards) and always resumes; "
+                          + (f"{', '.join(unsupported)} go with the local engine" if unsupported
+                             else "give --output-dir"))
+    if args.workers is not None and args.workers < 1:
+        raise EmodetError(f"--workers must be at least 1, got {args.workers}")
+    model = model_location(args.model, args.registry)
+    summary = detect_with_ray(args.sources, args.output_dir, model=str(model) if model else None,
+                              detector=args.detector, workers=args.workers, address=args.address,
+                              stride=args.stride, retry_failed=args.retry_failed)
+    print(f"{summary.inputs} input(s) processed, {summary.skipped} already done; {summary.records} record(s), "
+          f"{summary.faces} face(s), {len(summary.failures)} failed; results in {summary.output_dir}")
+    for source, error in summary.failures[:5]:
+        print(f"  failed: {source}: {error}")
+    return EXIT_FAILURES if summary.failures else 0
+
+
 def _check_detect_args(args) -> None:
     if args.stride < 1:
         raise EmodetError(f"--stride must be at least 1, got {args.stride}")
@@ -568,7 +603,7 @@ def _check_detect_args(args) -> None:
         raise EmodetError(f"--max-side must be 0 (never shrink) or at least 64 pixels, got {args.max_side}")
     if args.resume and not (args.jsonl or args.csv or args.json):
         raise EmodetError("--resume needs --jsonl, --csv or --json: the outputs that record which inputs are done")
-    if args.retry_failed and not args.resume:
+    if args.retry_failed and not args.resume and args.engine != "ray":
         raise EmodetError("--retry-failed goes with --resume (it says what to do with inputs that failed before)")
 
 

@@ -1,0 +1,239 @@
+"""Batch detection on Ray Data: the same detect -> align -> classify pipeline, over many workers.
+
+``emodet detect SOURCES --engine ray --output-dir DIR`` lists the inputs like the single-process
+CLI, then runs them as a Ray Dataset: a ``map_batches`` stage whose actor pool loads the model and
+the face detector once per actor (each actor pinned to one CPU, its OpenCV, ONNX Runtime and
+TensorFlow threads set to one, or a GPU per actor when asked), classifying each batch of images
+together. Results stream back to the driver, which appends each input's records, exactly the
+lines of ``--jsonl``, to JSON Lines shards ``DIR/part-NNNNN.jsonl`` as they arrive, so a job
+that dies keeps every finished input; a rerun skips those (the ``--resume`` semantics of the
+single-process CLI, failed inputs included unless ``retry_failed``). A failed input is a record
+with its error, never a lost job; Ray retries the tasks of an actor that died.
+
+Ray is started locally in-process by default; ``address`` joins a running cluster
+(``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others). Nothing
+here is imported by the single-process path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emodet.errors import ConfigError
+from emodet.inference.sinks import finished_sources, read_jsonl
+
+SHARD_RECORDS = 10_000  # records per JSON Lines shard before the next one is started
+SHARD_GLOB = "part-*.jsonl"
+
+
+@dataclass
+class RaySummary:
+    output_dir: Path
+    inputs: int = 0  # inputs processed by this run
+    skipped: int = 0  # inputs finished by an earlier run
+    records: int = 0
+    faces: int = 0
+    failures: list = field(default_factory=list)  # (input, error) of this run
+
+
+def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model: str | None = None,
+                    detector: str | None = None, workers: int | None = None, address: str | None = None,
+                    batch_size: int = 16, stride: int = 1, gpus_per_worker: float = 0.0,
+                    retry_failed: bool = False, on_record=None) -> RaySummary:
+    """Detect emotions in every input of ``sources`` with a pool of ``workers`` Ray actors."""
+    from emodet.inference.sources import expand_sources
+
+    output_dir = _writable(Path(output_dir))
+    done, failed_before = _finished(output_dir)
+    if retry_failed:
+        done -= failed_before
+    inputs = [i for i in expand_sources(sources) if i.name not in done]
+    summary = RaySummary(output_dir, inputs=len(inputs), skipped=len(done))
+    streams = [i.name for i in inputs if i.kind == "stream"]
+    if streams:
+        raise ConfigError(f"--engine ray processes files, not live streams or webcams ({streams[0]}); "
+                          "use the single-process `emodet detect` for those")
+    if not inputs:
+        return summary
+    ray = _start_ray(address, workers)
+    try:
+        dataset = _dataset(ray, inputs, model, detector, workers or _cluster_cpus(ray), batch_size, stride,
+                           gpus_per_worker)
+        with _ShardWriter(output_dir, retry_failed) as writer:
+            for row in dataset.iter_rows():
+                record = json.loads(row["record"])
+                writer.write(record)
+                summary.records += 1
+                summary.faces += len(record.get("faces", ()))
+                if "error" in record:
+                    summary.failures.append((record["source"], record["error"]))
+                if on_record is not None:
+                    on_record(record)
+    finally:
+        if address is None:
+            ray.shutdown()
+    return summary
+
+
+class DetectActor:
+    """One Ray actor: an :class:`EmotionDetector` loaded once, run over batches of inputs."""
+
+    def __init__(self, model: str | None, detector: str | None, stride: int):
+        _single_threaded()
+        from emodet.inference.pipeline import EmotionDetector
+
+        self.detector = EmotionDetector(model, detector)
+        self.detector.classifier, self.detector.face_detector  # load now, once per actor
+        self.stride = stride
+
+    def __call__(self, batch: dict) -> dict:
+        from emodet.inference.batch import process
+        from emodet.inference.sources import Input
+
+        inputs = [Input(str(name), str(kind)) for name, kind in zip(batch["name"], batch["kind"])]
+        lines = [json.dumps(record.to_dict()) for record in process(self.detector, inputs, stride=self.stride)]
+        return {"record": lines}
+
+
+def _dataset(ray, inputs, model, detector, workers: int, batch_size: int, stride: int, gpus: float):
+    import ray.data
+
+    items = [{"name": i.name, "kind": i.kind} for i in inputs if not i.error]
+    errors = [{"record": json.dumps({"source": i.name, "error": i.error})} for i in inputs if i.error]
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), workers * 4))) if items else None
+    if dataset is not None:
+        # Ray Data restarts a dead actor and retries its batch by itself (its defaults for actor pools).
+        dataset = dataset.map_batches(
+            DetectActor, fn_constructor_kwargs={"model": model, "detector": detector, "stride": stride},
+            batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
+            num_gpus=gpus or None)
+    if errors:
+        unresolved = ray.data.from_items(errors)
+        dataset = unresolved if dataset is None else dataset.union(unresolved)
+    return dataset
+
+
+def _start_ray(address: str | None, workers: int | None):
+    import ray
+
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the C++ core's warnings are not for end users
+    env = {"OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+           **{name: os.environ[name] for name in ("KERAS_HOME", "EMODET_CACHE", "KERAS_BACKEND") if os.environ.get(name)}}
+    options = dict(include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="ERROR",
+                   runtime_env={"env_vars": env})
+    if address is None and workers:
+        options["num_cpus"] = max(workers, 1)
+    if address not in (None, "auto", "local"):
+        _probe(address)  # ray.init would retry an unreachable head for minutes
+    try:
+        ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"cannot join the Ray cluster at {address!r} ({str(exc).splitlines()[0][:200]}); check "
+                          "the address (HOST:6379, or 'auto' on a cluster node) and that `ray start --head` "
+                          "runs there") from None
+    import logging
+
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    return ray
+
+
+def _probe(address: str) -> None:
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+            return
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    raise ConfigError(f"cannot reach the Ray cluster at {address!r} ({reason}); give the head node as HOST:PORT "
+                      "(port 6379 by default, as `ray start --head` prints it), or leave --address out to run "
+                      "Ray in this process")
+
+
+def _cluster_cpus(ray) -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _single_threaded() -> None:
+    """One core per actor: the parallelism is across actors, not threads inside each."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except (ImportError, RuntimeError):  # another backend, or TensorFlow already started
+        pass
+
+
+def _writable(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".emodet-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write results into {folder} ({exc.strerror}); choose an --output-dir you "
+                          "can write to") from None
+    return folder
+
+
+def _finished(folder: Path) -> tuple[set[str], set[str]]:
+    records = [r for shard in sorted(folder.glob(SHARD_GLOB)) for r in read_jsonl(shard)]
+    return finished_sources(records)
+
+
+class _ShardWriter:
+    """Appends records to ``part-NNNNN.jsonl`` shards, one unbuffered full line each.
+
+    Records of inputs that did not finish in an earlier run (a video cut short) and, with
+    ``retry_failed``, earlier error records are dropped from the old shards first.
+    """
+
+    def __init__(self, folder: Path, retry_failed: bool):
+        self.folder = folder
+        self.retry_failed = retry_failed
+        self.file = None
+        self.count = 0
+
+    def __enter__(self):
+        done, failed = _finished(self.folder)
+        keep = done - failed if self.retry_failed else done
+        for shard in sorted(self.folder.glob(SHARD_GLOB)):
+            records = read_jsonl(shard)
+            kept = [r for r in records if r["source"] in keep]
+            if len(kept) != len(records) or not shard.read_text().endswith("\n"):
+                tmp = shard.with_suffix(".tmp")
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+                os.replace(tmp, shard)
+        self.index = len(list(self.folder.glob(SHARD_GLOB)))
+        return self
+
+    def write(self, record: dict) -> None:
+        if self.file is None or self.count >= SHARD_RECORDS:
+            self._next_shard()
+        self.file.write((json.dumps(record) + "\n").encode("utf-8"))
+        self.count += 1
+
+    def _next_shard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        self.file = open(self.folder / f"part-{self.index:05d}.jsonl", "ab", buffering=0)
+        self.index += 1
+        self.count = 0
+
+    def __exit__(self, *exc):
+        if self.file is not None:
+            self.file.close()

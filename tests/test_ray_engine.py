@@ -1,0 +1,91 @@
+"""`emodet detect --engine ray`: a real local Ray cluster over real FER2013 faces in photos.
+
+Two actors of one core each; the same records as the single-process engine; broken inputs are
+rows with their error; a rerun skips what is done, and a job cut short resumes to one record per
+input; bad addresses and folders are one-line errors.
+"""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from emodet.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, fer_splits):
+    """24 real FER2013 test faces, upscaled into 200x200 grey photos; 3 broken files; one video."""
+    folder = tmp_path_factory.mktemp("ray-photos")
+    for i, face in enumerate(fer_splits["test"].images[:24, :, :, 0]):
+        frame = np.full((200, 200), 120, np.uint8)
+        frame[40:160, 40:160] = cv2.resize(face, (120, 120), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(folder / f"img{i:03d}.png"), frame)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.png").write_bytes(b"not an image")
+    (folder / "cut.png").write_bytes((folder / "img000.png").read_bytes()[:300])
+    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (200, 200))
+    frame = cv2.cvtColor(cv2.imread(str(folder / "img001.png")), cv2.COLOR_BGR2RGB)
+    for _ in range(6):
+        writer.write(frame)
+    writer.release()
+    return folder
+
+
+def _records(folder):
+    return [json.loads(line) for shard in sorted(folder.glob("part-*.jsonl")) for line in shard.read_text().splitlines()]
+
+
+def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cache, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["detect", str(photos), "--engine", "ray", "--workers", "2", "--output-dir", str(out)]) == 1
+    assert "3 failed" in capsys.readouterr().out
+    records = _records(out)
+    assert main(["detect", str(photos), "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
+    local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
+    key = lambda r: (r["source"], r.get("frame", -1), "completed" in r)  # noqa: E731
+    assert sorted(map(key, records)) == sorted(map(key, local))  # every image, frame and error, once
+    by_key = {key(r): r for r in local}
+    for record in records:
+        expected = by_key[key(record)]
+        assert [f["label"] for f in record.get("faces", [])] == [f["label"] for f in expected.get("faces", [])]
+        assert ("error" in record) == ("error" in expected)
+    assert sum("error" in r for r in records) == 3
+
+    # A rerun skips everything; a job cut short (the last records lost, the last line cut) resumes.
+    assert main(["detect", str(photos), "--engine", "ray", "--workers", "2", "--output-dir", str(out)]) == 0
+    assert "0 input(s) processed, 28 already done" in capsys.readouterr().out
+    shard = sorted(out.glob("part-*.jsonl"))[0]
+    lines = shard.read_text().splitlines(keepends=True)
+    shard.write_text("".join(lines[:10]) + lines[10][:25])
+    assert main(["detect", str(photos), "--engine", "ray", "--workers", "1", "--output-dir", str(out)]) == 1
+    resumed = _records(out)
+    assert sorted(map(key, resumed)) == sorted(map(key, local))
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--engine", "ray"], "give --output-dir"),
+    (["--engine", "ray", "--output-dir", "OUT", "--csv", "x.csv"], "--csv go with the local engine"),
+    (["--engine", "ray", "--output-dir", "OUT", "--address", "127.0.0.1:1"], "cannot reach the Ray cluster"),
+    (["--engine", "ray", "--output-dir", "/proc/emodet-out"], "cannot write results into /proc/emodet-out"),
+])
+def test_bad_ray_requests_are_one_line(photos, tmp_path, argv, fragment, capsys):
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    assert main(["detect", str(photos), *argv]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_the_local_engine_never_imports_ray(model_cache):
+    from conftest import SAMPLES
+
+    code = ("import sys; from emodet.cli import main; "
+            f"rc = main(['detect', {str(SAMPLES / 'astronaut.jpg')!r}, '--quiet']); "
+            "assert rc == 0; assert 'ray' not in sys.modules, 'ray imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
