@@ -41,7 +41,7 @@ class RaySummary:
 
 def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model: str | None = None,
                     detector: str | None = None, workers: int | None = None, address: str | None = None,
-                    batch_size: int = 16, stride: int = 1, gpus_per_worker: float = 0.0,
+                    batch_size: int = 32, stride: int = 1, gpus_per_worker: float = 0.0,
                     retry_failed: bool = False, on_record=None) -> RaySummary:
     """Detect emotions in every input of ``sources`` with a pool of ``workers`` Ray actors."""
     from emodet.inference.sources import expand_sources
@@ -64,14 +64,13 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
                            gpus_per_worker)
         with _ShardWriter(output_dir, retry_failed) as writer:
             for row in dataset.iter_rows():
-                record = json.loads(row["record"])
-                writer.write(record)
+                writer.write(row["record"])
                 summary.records += 1
-                summary.faces += len(record.get("faces", ()))
-                if "error" in record:
-                    summary.failures.append((record["source"], record["error"]))
+                summary.faces += int(row["faces"])
+                if row["error"]:
+                    summary.failures.append((row["source"], row["error"]))
                 if on_record is not None:
-                    on_record(record)
+                    on_record(row)
     finally:
         if address is None:
             ray.shutdown()
@@ -94,17 +93,25 @@ class DetectActor:
         from emodet.inference.sources import Input
 
         inputs = [Input(str(name), str(kind)) for name, kind in zip(batch["name"], batch["kind"])]
-        lines = [json.dumps(record.to_dict()) for record in process(self.detector, inputs, stride=self.stride)]
-        return {"record": lines}
+        records = [record.to_dict() for record in process(self.detector, inputs, stride=self.stride)]
+        return _rows(records)
+
+
+def _rows(records: list[dict]) -> dict:
+    """Columns for the driver: the ``--jsonl`` line, and what the summary counts (no parsing there)."""
+    return {"record": [json.dumps(r) for r in records], "source": [r["source"] for r in records],
+            "faces": [len(r.get("faces", ())) for r in records], "error": [r.get("error") or "" for r in records]}
 
 
 def _dataset(ray, inputs, model, detector, workers: int, batch_size: int, stride: int, gpus: float):
     import ray.data
 
     items = [{"name": i.name, "kind": i.kind} for i in inputs if not i.error]
-    errors = [{"record": json.dumps({"source": i.name, "error": i.error})} for i in inputs if i.error]
+    unresolved = _rows([{"source": i.name, "error": i.error} for i in inputs if i.error])
+    errors = [dict(zip(unresolved, values)) for values in zip(*unresolved.values())]
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), workers * 4))) if items else None
     if dataset is not None:
+        batch_size = max(1, min(batch_size, -(-len(items) // (2 * workers))))  # a small job still uses every actor
         # Ray Data restarts a dead actor and retries its batch by itself (its defaults for actor pools).
         dataset = dataset.map_batches(
             DetectActor, fn_constructor_kwargs={"model": model, "detector": detector, "stride": stride},
@@ -221,10 +228,11 @@ class _ShardWriter:
         self.index = len(list(self.folder.glob(SHARD_GLOB)))
         return self
 
-    def write(self, record: dict) -> None:
+    def write(self, line: str) -> None:
+        """Append one record, given as its JSON text."""
         if self.file is None or self.count >= SHARD_RECORDS:
             self._next_shard()
-        self.file.write((json.dumps(record) + "\n").encode("utf-8"))
+        self.file.write((line + "\n").encode("utf-8"))
         self.count += 1
 
     def _next_shard(self) -> None:
