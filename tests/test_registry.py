@@ -141,3 +141,39 @@ def test_the_plain_detect_path_never_imports_mlflow():
             "assert rc == 0; assert 'mlflow' not in sys.modules, 'mlflow imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_team_mlflow_server_works_like_a_folder(tmp_path):
+    """A real `mlflow server` on 127.0.0.1 (tracking, registry and artifact proxy over HTTP)."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                               "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        uri = f"http://127.0.0.1:{port}"
+        assert main(["registry", "add", "--name", "emodet", "--alias", "champion", "--registry", uri]) == 0
+        store = open_registry(uri)
+        path = store.model_path("models:/emodet@champion")  # downloaded through the server
+        from emodet.bundled import bundled_model_path
+
+        assert path.read_bytes() == bundled_model_path().read_bytes()
+        assert store.resolve("models:/emodet/1").aliases == ("champion",)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(30)

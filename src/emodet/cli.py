@@ -15,6 +15,7 @@ from pathlib import Path
 from emodet.errors import EmodetError
 from emodet.registry.cli import (add_registry_option, add_registry_verb, check_registry, log_and_register,
                                  model_location)
+from emodet.registry.references import is_reference
 
 EXIT_USAGE = 2
 EXIT_FAILURES = 1
@@ -48,6 +49,8 @@ def _needs_tensorflow(args) -> bool:
         return False
     if args.command == "registry":  # only to read the classes of a model file that has no profile beside it
         return args.action == "add" and bool(args.source) and not Path(args.source).is_dir()
+    if args.command == "detect" and args.engine == "ray":  # the actors import what they need
+        return False
     if args.command in ("detect", "serve"):
         exported = str(args.model or "").endswith((".onnx", ".tflite"))  # a models:/ reference may be either
         return not (exported and args.detector in ("yunet", "blazeface"))
@@ -306,7 +309,7 @@ def _run_compare(args) -> int:
 
     if args.tolerance < 0:
         raise EmodetError(f"--tolerance must be zero or positive (points of accuracy), got {args.tolerance}")
-    if args.promote and not args.candidate.startswith("models:/"):
+    if args.promote and not is_reference(args.candidate):
         raise EmodetError(f"--promote needs the candidate as a registry reference (models:/NAME/VERSION), got "
                           f"{args.candidate}; register it first with `emodet registry add {args.candidate} --name NAME`")
     candidate, size = _evaluation_model(model_location(args.candidate, args.registry))
@@ -378,8 +381,8 @@ def _run_retrain(args) -> int:
         return _retrain_from_scratch(args)
     if args.config or args.overrides:
         raise EmodetError("--config and --set go with --from-scratch; fine-tuning keeps the model's own recipe")
-    result = retrain(model_location(args.model, args.registry), args.data, args.run_dir, replay=args.replay, replay_share=args.replay_share,
-                     epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
+    result = retrain(model_location(args.model, args.registry), args.data, args.run_dir, replay=args.replay,
+                     replay_share=args.replay_share, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
                      drop_unknown=args.drop_unknown_classes, log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; model saved to {result.run_dir / 'best.keras'}")
     log_and_register(result.run_dir, args.register, args.registry)
@@ -429,7 +432,7 @@ def _run_drift(args) -> int:
         from emodet.bundled import bundled_profile_path
 
         args.profile = bundled_profile_path()
-    elif args.profile.startswith("models:/"):
+    elif is_reference(args.profile):
         args.profile = model_location(args.profile, args.registry).with_name("profile.json")
     reference = load_profile(Path(args.profile))
     thresholds = {name: getattr(args, f"max_{name}") for name in DEFAULT_THRESHOLDS}
@@ -527,8 +530,8 @@ def _run_detect(args) -> int:
     if args.engine == "ray":
         return _detect_on_ray(args)
     options = {} if args.max_side is None else {"max_side": args.max_side or None}
-    detector = EmotionDetector(model_location(args.model, args.registry), args.detector, detector_options=options, tta=args.tta,
-                               smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
+    detector = EmotionDetector(model_location(args.model, args.registry), args.detector, detector_options=options,
+                               tta=args.tta, smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
     class_names = detector.class_names  # load the model and the face detector now, so a bad --model
     detector.face_detector  # or --detector fails before any work is done
     inputs = expand_sources(args.sources)
@@ -808,7 +811,7 @@ def _run_serve(args) -> int:
         raise EmodetError("--timeout and --max-upload-mb must be positive and --batch-wait-ms not negative")
     model = model_location(args.model, args.registry)
     version = None
-    if args.model and args.model.startswith("models:/"):
+    if is_reference(args.model):
         from emodet.registry.store import open_registry
 
         version = open_registry(args.registry, create=False).resolve(args.model).version

@@ -296,6 +296,9 @@ class Registry:
 
         found = self.resolve(reference)
         filename = found.tags.get(TAG + "model_file", "")
+        if not filename:
+            raise RegistryError(f"version {found.version} of {found.name!r} in {self.where} was not registered by "
+                                "emodet (it has no emodet.model_file tag); register models with `emodet registry add`")
         store = hashlib.sha1(self.uri.encode()).hexdigest()[:12]
         target = cache_dir() / "registry" / store / found.name / found.version
         path = target / filename
