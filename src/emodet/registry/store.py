@@ -165,6 +165,11 @@ class Registry:
             tags = {TAG + "kind": kind, TAG + "source": str(path.resolve()), **_model_tags(path, profile)}
             run_id = self._new_run(path.stem, tags)
             self.client.log_artifact(run_id, str(path), "model")
+            from emodet.exporter import sidecar_path
+
+            sidecar = sidecar_path(path)  # a .tflite file's contract travels beside it
+            if path.suffix == ".tflite" and sidecar.is_file():
+                self.client.log_artifact(run_id, str(sidecar), "model")
             if profile and Path(profile).is_file():
                 with tempfile.TemporaryDirectory() as tmp:
                     shutil.copy(profile, Path(tmp) / "profile.json")
