@@ -58,6 +58,8 @@ def test_evaluate_retrain_compare_promote_detect_rollback(ckplus_dir, fer_csv, t
     champion = store.resolve("models:/emodet@champion")
     assert champion.version == "2" and champion.tags[TAG + "promoted_from"] == "1"
     assert json.loads(champion.tags[TAG + "comparison"])["sets"][0]["images"] == new_data["images"]
+    kept = {f.path for f in store.client.list_artifacts(child.run_id, "promotion")}
+    assert kept == {"promotion/champion-v2.json"}  # the whole comparison, beside the run
 
     faces_now = _detect_probs(tmp_path / "after.jsonl", reg)
     from emodet import EmotionDetector

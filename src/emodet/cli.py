@@ -137,9 +137,14 @@ def _run_train(args) -> int:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "tensorboard")))
     result = train(config, run_dir, resume=args.resume, verbose=2 if args.quiet else 1, log=print,
                    callbacks=callbacks)
+    return _trained(result, args)
+
+
+def _trained(result, args) -> int:
+    """After `train` or `retrain --from-scratch`: the validation table, where the model is, the registry."""
     print(result.val_report.format_table())
-    print(f"best epoch {result.best_epoch}; model saved to {run_dir / 'best.keras'}")
-    log_and_register(run_dir, args.register, args.registry)
+    print(f"best epoch {result.best_epoch}; model saved to {result.run_dir / 'best.keras'}")
+    log_and_register(result.run_dir, args.register, args.registry)
     return 0
 
 
@@ -398,11 +403,7 @@ def _retrain_from_scratch(args) -> int:
                           "data), and no model to start from")
     overrides = [*args.overrides, f"data.source={args.replay}", f"data.extra_source={args.data}",
                  f"data.extra_drop_unknown={str(args.drop_unknown_classes).lower()}"]
-    result = train(load_config(args.config, overrides), args.run_dir, verbose=2, log=print)
-    print(result.val_report.format_table())
-    print(f"best epoch {result.best_epoch}; model saved to {args.run_dir / 'best.keras'}")
-    log_and_register(args.run_dir, args.register, args.registry)
-    return 0
+    return _trained(train(load_config(args.config, overrides), args.run_dir, verbose=2, log=print), args)
 
 
 def _add_drift(verbs) -> None:

@@ -42,14 +42,14 @@ class RaySummary:
 def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model: str | None = None,
                     detector: str | None = None, workers: int | None = None, address: str | None = None,
                     batch_size: int = 32, stride: int = 1, gpus_per_worker: float = 0.0,
-                    retry_failed: bool = False, on_record=None) -> RaySummary:
+                    retry_failed: bool = False) -> RaySummary:
     """Detect emotions in every input of ``sources`` with a pool of ``workers`` Ray actors."""
     from emodet.inference.sources import expand_sources
 
     output_dir = _writable(Path(output_dir))
     done, failed_before = _finished(output_dir)
     if retry_failed:
-        done -= failed_before
+        done -= failed_before  # tried again: their error records go
     inputs = [i for i in expand_sources(sources) if i.name not in done]
     summary = RaySummary(output_dir, inputs=len(inputs), skipped=len(done))
     streams = [i.name for i in inputs if i.kind == "stream"]
@@ -62,15 +62,13 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
     try:
         dataset = _dataset(ray, inputs, model, detector, workers or _cluster_cpus(ray), batch_size, stride,
                            gpus_per_worker)
-        with _ShardWriter(output_dir, retry_failed) as writer:
+        with _ShardWriter(output_dir, keep=done) as writer:
             for row in dataset.iter_rows():
                 writer.write(row["record"])
                 summary.records += 1
                 summary.faces += int(row["faces"])
                 if row["error"]:
                     summary.failures.append((row["source"], row["error"]))
-                if on_record is not None:
-                    on_record(row)
     finally:
         if address is None:
             ray.shutdown()
@@ -205,22 +203,20 @@ def _finished(folder: Path) -> tuple[set[str], set[str]]:
 class _ShardWriter:
     """Appends records to ``part-NNNNN.jsonl`` shards, one unbuffered full line each.
 
-    Records of inputs that did not finish in an earlier run (a video cut short) and, with
-    ``retry_failed``, earlier error records are dropped from the old shards first.
+    The old shards first keep only the records of the inputs in ``keep`` (those finished and not
+    retried): the frames of a video cut short, a cut last line and retried errors go.
     """
 
-    def __init__(self, folder: Path, retry_failed: bool):
+    def __init__(self, folder: Path, keep: set[str]):
         self.folder = folder
-        self.retry_failed = retry_failed
+        self.keep = keep
         self.file = None
         self.count = 0
 
     def __enter__(self):
-        done, failed = _finished(self.folder)
-        keep = done - failed if self.retry_failed else done
         for shard in sorted(self.folder.glob(SHARD_GLOB)):
             records = read_jsonl(shard)
-            kept = [r for r in records if r["source"] in keep]
+            kept = [r for r in records if r["source"] in self.keep]
             if len(kept) != len(records) or not shard.read_text().endswith("\n"):
                 tmp = shard.with_suffix(".tmp")
                 tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))

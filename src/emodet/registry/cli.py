@@ -29,30 +29,26 @@ def model_location(text: str | None, registry: str | None) -> Path | None:
         return None
     if not is_reference(text):
         return Path(text)
-    quiet_mlflow()
-    from emodet.registry.store import open_registry
+    return _open(registry).model_path(text)
 
-    return open_registry(registry, create=False).model_path(text)
+
+def _logs_runs(name: str | None, registry: str | None) -> bool:
+    """Whether a training run is logged: when a registry is named, or a model name to register under."""
+    return bool(name or registry or os.environ.get(REGISTRY_ENV, "").strip())
 
 
 def check_registry(name: str | None, registry: str | None) -> None:
     """Before a training run: a registry it will be logged to must be usable now, not after hours."""
-    if name or registry or os.environ.get(REGISTRY_ENV, "").strip():
-        quiet_mlflow()
-        from emodet.registry.store import open_registry
-
-        open_registry(registry)
+    if _logs_runs(name, registry):
+        _open(registry, create=True)
 
 
 def log_and_register(run_dir: Path, name: str | None, registry: str | None, say=print) -> None:
     """After ``train``/``retrain``: log the finished run when a registry is named, and register its
     model as a version of ``name`` when given (aliases untouched)."""
-    if not (name or registry or os.environ.get(REGISTRY_ENV, "").strip()):
+    if not _logs_runs(name, registry):
         return
-    quiet_mlflow()
-    from emodet.registry.store import open_registry
-
-    store = open_registry(registry)
+    store = _open(registry, create=True)
     run_id = store.log_run(run_dir)
     if not name:
         say(f"logged to the registry {store.where} as MLflow run {run_id} (register it with "
@@ -119,15 +115,16 @@ def add_registry_verb(verbs) -> None:
     rollback.set_defaults(handler=_run_rollback)
 
 
-def _open(args, create: bool = False):
+def _open(registry: str | None, create: bool = False):
+    """The registry at ``registry`` (``create``: a new folder store is made), MLflow's chatter off."""
     quiet_mlflow()
     from emodet.registry.store import open_registry
 
-    return open_registry(args.registry, create=create)
+    return open_registry(registry, create=create)
 
 
 def _run_add(args) -> int:
-    store = _open(args, create=True)
+    store = _open(args.registry, create=True)
     source = Path(args.source) if args.source else None
     if source is not None and source.is_dir():
         run_id = store.log_run(source)
@@ -142,7 +139,7 @@ def _run_add(args) -> int:
 
 
 def _run_list(args) -> int:
-    versions = _open(args).versions(args.name)
+    versions = _open(args.registry).versions(args.name, with_metrics=True)
     if args.json:
         print(json.dumps([v.to_dict() for v in versions], indent=2))
         return 0
@@ -165,21 +162,21 @@ def _run_list(args) -> int:
 
 def _run_promote(args) -> int:
     comparison = json.loads(args.comparison.read_text()) if args.comparison else None
-    previous = _open(args).promote(args.name, args.version, alias=args.alias, comparison=comparison)
+    previous = _open(args.registry).promote(args.name, args.version, alias=args.alias, comparison=comparison)
     was = f" (was version {previous.version})" if previous else ""
     print(f"models:/{args.name}@{args.alias} -> version {args.version}{was}")
     return 0
 
 
 def _run_rollback(args) -> int:
-    left, restored = _open(args).rollback(args.name, alias=args.alias)
+    left, restored = _open(args.registry).rollback(args.name, alias=args.alias)
     print(f"models:/{args.name}@{args.alias} rolled back: version {left} -> version {restored}")
     return 0
 
 
 def promote_after_compare(candidate: str, current: str | None, registry: str | None, comparison: dict, say=print) -> None:
     """``emodet compare --promote``: the candidate reference's version takes the current reference's alias."""
-    store = _open(argparse.Namespace(registry=registry))
+    store = _open(registry)
     found = store.resolve(candidate)
     alias = parse_reference(current).alias if current and is_reference(current) else None
     alias = alias or DEFAULT_ALIAS

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from emodet.errors import ConfigError
 
@@ -51,9 +50,3 @@ def resolve_model(model, registry: str | None = None):
 
     return open_registry(registry, create=False).model_path(model)
 
-
-def reference_or_path(text: str | None):
-    """A CLI model argument: ``None``, a reference string kept as it is, or a :class:`Path`."""
-    if text is None or is_reference(text):
-        return text
-    return Path(text)

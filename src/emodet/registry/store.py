@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emodet.errors import ConfigError, RegistryError
-from emodet.registry.references import is_reference, parse_reference
+from emodet.registry.references import parse_reference
 
 REGISTRY_ENV = "EMODET_REGISTRY"
 DEFAULT_ALIAS = "champion"
@@ -214,14 +214,15 @@ class Registry:
                                 f"(its versions: {listed}); see `emodet registry list {name}`")
         return known[version]
 
-    def versions(self, name: str) -> list[VersionInfo]:
-        """Every version of ``name``, oldest first, with its aliases, lineage tags and validation metrics."""
+    def versions(self, name: str, *, with_metrics: bool = False) -> list[VersionInfo]:
+        """Every version of ``name``, oldest first, with its aliases and lineage tags; ``with_metrics``
+        also reads each version's run for its validation metrics (one request per version)."""
         with self._translated(f"list the versions of {name}"):
             found = self.client.search_model_versions(f"name = '{_quoted(name)}'")
             aliases = self._aliases(name) if found else {}
             rows = []
             for mv in found:
-                metrics = self.client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+                metrics = self.client.get_run(mv.run_id).data.metrics if mv.run_id and with_metrics else {}
                 held = tuple(sorted(a for a, v in aliases.items() if str(v) == str(mv.version)))
                 rows.append(VersionInfo(name, str(mv.version), held,
                                         mv.tags.get(TAG + "parent_version", ""), mv.creation_timestamp / 1000,
@@ -463,4 +464,4 @@ def _quoted(name: str) -> str:
     return name
 
 
-__all__ = ["DEFAULT_ALIAS", "REGISTRY_ENV", "Registry", "VersionInfo", "is_reference", "open_registry"]
+__all__ = ["DEFAULT_ALIAS", "REGISTRY_ENV", "Registry", "VersionInfo", "open_registry"]

@@ -98,20 +98,23 @@ def load_training_data(config: RunConfig) -> tuple[LabelledImages, LabelledImage
     train = splits["train"].stratified_sample(config.data.train_limit, config.train.seed)
     val = splits["val"].stratified_sample(config.data.val_limit, config.train.seed + 1)
     if config.data.extra_source:
-        train, val = (_with_extra(config, part, name) for part, name in ((train, "train"), (val, "val")))
+        train, val = _with_extra(config, train, val)
     return train, val
 
 
-def _with_extra(config: RunConfig, data: LabelledImages, split: str) -> LabelledImages:
-    """``data`` plus the same split of ``config.data.extra_source``, classes matched by name."""
-    size = data.images.shape[1]
+def _with_extra(config: RunConfig, train: LabelledImages, val: LabelledImages) -> tuple[LabelledImages, LabelledImages]:
+    """``train`` and ``val`` plus the same splits of ``config.data.extra_source``, classes matched by name."""
+    size = train.images.shape[1]
     extra = load_splits(config.data.extra_source, image_size=size, val_fraction=config.data.val_fraction,
                         test_fraction=config.data.test_fraction, seed=config.train.seed,
                         allow_empty_classes=config.data.allow_empty_classes)
-    if split not in extra:
-        raise DataError(f"{config.data.extra_source} has no {split} split to add to {config.data.source}'s")
-    matched = match_classes(extra[split], data.class_names, drop_unknown=config.data.extra_drop_unknown)
-    return concatenate([data, resized(matched, size)], split)
+    joined = []
+    for data, split in ((train, "train"), (val, "val")):
+        if split not in extra:
+            raise DataError(f"{config.data.extra_source} has no {split} split to add to {config.data.source}'s")
+        matched = match_classes(extra[split], data.class_names, drop_unknown=config.data.extra_drop_unknown)
+        joined.append(concatenate([data, resized(matched, size)], split))
+    return joined[0], joined[1]
 
 
 def load_run_splits(config: RunConfig, source: str | None = None) -> dict[str, LabelledImages]:
