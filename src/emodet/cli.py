@@ -101,8 +101,22 @@ def _add_train(verbs) -> None:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --run-dir")
     p.add_argument("--quiet", action="store_true", help="print one line per epoch instead of progress bars")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to RUN_DIR/tensorboard")
+    _add_distribute_options(p)
     _add_register_options(p)
     p.set_defaults(handler=_run_train)
+
+
+def _add_distribute_options(p) -> None:
+    from emodet.training.distribute import KINDS, LR_SCALING
+
+    p.add_argument("--distribute", nargs="?", const="auto", default="none", choices=KINDS,
+                   help="train data-parallel on every device (alone: auto, the backend's own way: data-parallel on "
+                        "JAX, mirrored on TensorFlow, multi-worker when TF_CONFIG lists several machines); "
+                        "train.batch_size is then per device (README: distributed training)")
+    p.add_argument("--devices", type=int, default=0,
+                   help="with --distribute on a machine without accelerators: split the CPU into this many devices")
+    p.add_argument("--lr-scaling", choices=LR_SCALING, default="linear",
+                   help="with --distribute: multiply the learning rates by the device count (linear, default) or not")
 
 
 def _add_register_options(p) -> None:
@@ -115,6 +129,7 @@ def _add_register_options(p) -> None:
 
 def _run_train(args) -> int:
     from emodet.config import load_config
+    from emodet.training.distribute import plan_distribution
     from emodet.training.run import default_run_dir, train
 
     overrides = list(args.overrides)
@@ -128,6 +143,7 @@ def _run_train(args) -> int:
         args.config = args.run_dir / "config.yaml"
     config = load_config(args.config, overrides)
     check_registry(args.register, args.registry)
+    distribution = plan_distribution(args.distribute, devices=args.devices, lr_scaling=args.lr_scaling)
     run_dir = args.run_dir = args.run_dir or default_run_dir(config)
     print(f"run directory: {run_dir}")
     callbacks = []
@@ -136,7 +152,10 @@ def _run_train(args) -> int:
 
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "tensorboard")))
     result = train(config, run_dir, resume=args.resume, verbose=2 if args.quiet else 1, log=print,
-                   callbacks=callbacks)
+                   callbacks=callbacks, distribution=distribution)
+    if not distribution.is_chief:
+        print(f"worker {distribution.worker} done; the chief (worker 0) holds the run")
+        return 0
     return _trained(result, args)
 
 

@@ -35,12 +35,18 @@ class ImageBatches(keras.utils.PyDataset):
     """Batches of ``(images, targets[, sample_weights])``; reshuffled each epoch when ``shuffle``.
 
     The shuffle order depends only on ``seed`` and the epoch number, so a resumed run sees
-    the same batches it would have seen without the interruption.
+    the same batches it would have seen without the interruption. ``multiple_of`` > 1 leaves out
+    the last ``len(data) % multiple_of`` images of each pass (a different few each epoch when
+    shuffled) so that every batch splits evenly over that many devices. ``dtype`` converts the
+    images (from uint8) for runtimes that cannot move uint8 between machines.
     """
 
     def __init__(self, data: LabelledImages, batch_size: int, *, shuffle: bool = False, seed: int = 0,
-                 class_weights: np.ndarray | None = None, with_targets: bool = True, epoch: int = 0):
+                 class_weights: np.ndarray | None = None, with_targets: bool = True, epoch: int = 0,
+                 multiple_of: int = 1, dtype: str | None = None):
         super().__init__()
+        self.dtype = dtype
+        self.used = len(data) - len(data) % max(1, multiple_of)
         self.data = data
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -51,11 +57,13 @@ class ImageBatches(keras.utils.PyDataset):
         self.order = self._order()
 
     def __len__(self) -> int:
-        return int(np.ceil(len(self.data) / self.batch_size))
+        return int(np.ceil(self.used / self.batch_size))
 
     def __getitem__(self, index: int):
         rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         images = to_rgb_batch(self.data.images[rows])
+        if self.dtype is not None:
+            images = images.astype(self.dtype)
         if not self.with_targets:
             return (images,)
         targets = self.data.targets[rows]
@@ -69,5 +77,5 @@ class ImageBatches(keras.utils.PyDataset):
 
     def _order(self) -> np.ndarray:
         if not self.shuffle:
-            return np.arange(len(self.data))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
+            return np.arange(self.used)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))[:self.used]

@@ -25,6 +25,7 @@ from emodet.data.images import LabelledImages
 from emodet.models.backbones import get_backbone
 from emodet.models.classifier import describe, load_model, unfreeze_top_blocks
 from emodet.training import recorder
+from emodet.training.distribute import Distribution
 from emodet.training.recorder import RunRecorder, RunState
 
 
@@ -38,13 +39,15 @@ class FitResult:
 
 def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: TrainConfig | None = None,
         run_dir: str | Path | None = None, *, callbacks=(), verbose: int | str = 0,
-        log: Callable[[str], None] | None = None) -> FitResult:
+        log: Callable[[str], None] | None = None, distribution: Distribution | None = None) -> FitResult:
     """Train ``model`` in two stages, selecting the best epoch on ``val``.
 
     ``run_dir`` (created if needed) receives the history, checkpoints and state; an existing
-    one with a checkpoint is resumed, continuing the model stored there.
+    one with a checkpoint is resumed, continuing the model stored there. ``distribution``: the
+    data-parallel plan the caller has entered the scope of (its batches are shaped for it).
     """
     config = config or TrainConfig()
+    distribution = distribution or Distribution()
     say = log or (lambda message: None)
     run_dir = Path(run_dir) if run_dir is not None else _scratch_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -74,8 +77,10 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
             steps = int(np.ceil(len(train) / config.batch_size)) * (end_epoch - state.epoch)
             _compile(model, config, lr, steps if stage == 2 else 0)
         batches = ImageBatches(train, config.batch_size, shuffle=True, seed=config.seed, class_weights=weights,
-                               epoch=state.epoch)
-        val_batches = ImageBatches(val, config.batch_size)
+                               epoch=state.epoch, multiple_of=distribution.batch_multiple,
+                               dtype=distribution.input_dtype)
+        val_batches = ImageBatches(val, config.batch_size, multiple_of=distribution.batch_multiple,
+                                   dtype=distribution.input_dtype)
         record = RunRecorder(run_dir, state, stage, config.monitor)
         stop = keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.patience,
                                              mode="min" if "loss" in config.monitor else "max")

@@ -26,6 +26,7 @@ from emodet.evaluation.metrics import EvaluationReport, evaluate
 from emodet.models.backbones import get_backbone
 from emodet.models.classifier import build_from_config, describe
 from emodet.training import recorder
+from emodet.training.distribute import Distribution
 from emodet.training.fit import fit
 from emodet.training.precision import dtype_policy
 
@@ -51,14 +52,18 @@ def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
 
 
 def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbose: int | str = 0,
-          log: Callable[[str], None] | None = None, callbacks=()) -> TrainResult:
+          log: Callable[[str], None] | None = None, callbacks=(),
+          distribution: Distribution | None = None) -> TrainResult:
     """Load the data, build the model, fit both stages, and write the run directory.
 
     ``resume=True`` continues an interrupted run in ``run_dir``; its saved config must equal
-    ``config`` (an error lists the differences otherwise).
+    ``config`` (an error lists the differences otherwise). ``distribution``
+    (:func:`~emodet.training.distribute.plan_distribution`) trains data-parallel; a worker other
+    than the chief writes its copy of the run to ``run_dir/worker-N``.
     """
     say = log or (lambda message: None)
-    run_dir = Path(run_dir)
+    distribution = distribution or Distribution()
+    run_dir = Path(run_dir) if distribution.is_chief else Path(run_dir) / f"worker-{distribution.worker}"
     _prepare_run_dir(run_dir, config, resume)
     train_data, val_data = load_training_data(config)
     say(f"data: {len(train_data)} training and {len(val_data)} validation images, "
@@ -69,11 +74,13 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     _write_data_summary(run_dir, config, train_data, val_data)
 
     keras.utils.set_random_seed(config.train.seed)
-    with dtype_policy(config.train.precision):
+    if distribution.replicas > 1:
+        say(f"training data-parallel: {distribution.describe()}")
+    with dtype_policy(config.train.precision), distribution.scope():
         model = build_from_config(config.model, train_data.class_names, seed=config.train.seed,
                                   source_size=source_size(train_data))
-        result = fit(model, train_data, val_data, config.train, run_dir, verbose=verbose, log=log,
-                     callbacks=callbacks)
+        result = fit(model, train_data, val_data, distribution.scaled(config.train), run_dir, verbose=verbose,
+                     log=log, callbacks=callbacks, distribution=distribution)
     best = float32_copy(result.model, config)
     report = record_best(run_dir, best, val_data, result.best_epoch)
     report.save_html(run_dir / REPORT, model=best, data=val_data, history=result)
