@@ -41,6 +41,9 @@ class DataConfig:
     extra_source: str = ""
     # With extra_source: leave out its images of classes the first source lacks (refused by default).
     extra_drop_unknown: bool = False
+    # Read the training split from disk batch by batch instead of holding it in memory, for data
+    # larger than RAM (fer2013 and folder sources; emodet.data.stream). Validation stays in memory.
+    stream: bool = False
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,14 @@ def load_folder(root: str | Path, image_size: int, val_fraction: float, test_fra
         raise DataError(f"dataset folder {root} does not exist or is not a directory; expected "
                         "DIR/<class name>/<images> or DIR/train|val|test/<class name>/<images>")
     if (root / "train").is_dir():
-        class_names = _class_names(root / "train")
+        class_names = class_folders(root / "train")
         splits = {name: _load_split(root / name, class_names, image_size, name, face_crop)
                   for name in SPLIT_DIRS if (root / name).is_dir()}
         _check_classes_present(splits["train"], root / "train", allow_empty_classes)
         return splits
-    whole = _load_split(root, _class_names(root), image_size, "all", face_crop)
+    whole = _load_split(root, class_folders(root), image_size, "all", face_crop)
     _check_classes_present(whole, root, allow_empty_classes)
-    subjects = _subjects(root, whole)
+    subjects = subject_column(root, whole)
     if subjects is not None:
         return subject_split(whole, subjects, val_fraction, test_fraction, seed)
     return stratified_split(whole, val_fraction, test_fraction, seed)
@@ -69,7 +69,7 @@ def subject_split(data: LabelledImages, subjects: np.ndarray, val_fraction: floa
             for name in SPLIT_DIRS if np.any(split_of == name)}
 
 
-def _subjects(root: Path, data: LabelledImages) -> np.ndarray | None:
+def subject_column(root: Path, data: LabelledImages) -> np.ndarray | None:
     """Each image's subject from ``root/labels.csv`` (columns ``path``, ``subject``), or ``None``."""
     import csv
 
@@ -113,7 +113,7 @@ def stratified_split(data: LabelledImages, val_fraction: float, test_fraction: f
             for name, idx in parts.items() if sum(len(i) for i in idx)}
 
 
-def _class_names(root: Path) -> tuple[str, ...]:
+def class_folders(root: Path) -> tuple[str, ...]:
     names = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
     if len(names) < 2:
         raise DataError(f"{root} holds {len(names)} class subfolder(s) ({', '.join(names) or 'none'}); "

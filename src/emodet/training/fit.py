@@ -22,6 +22,8 @@ import numpy as np
 from emodet.config import TrainConfig
 from emodet.data.feed import ImageBatches, balanced_class_weights
 from emodet.data.images import LabelledImages
+from emodet.data.stream import StreamedSplit
+from emodet.errors import ConfigError
 from emodet.models.backbones import get_backbone
 from emodet.models.classifier import describe, load_model, unfreeze_top_blocks
 from emodet.training import recorder
@@ -75,17 +77,19 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
             else:
                 say(f"stage 1: training the head at learning rate {lr:g}")
             steps = int(np.ceil(len(train) / config.batch_size)) * (end_epoch - state.epoch)
-            _compile(model, config, lr, steps if stage == 2 else 0)
-        batches = ImageBatches(train, config.batch_size, shuffle=True, seed=config.seed, class_weights=weights,
-                               epoch=state.epoch, multiple_of=distribution.batch_multiple,
-                               dtype=distribution.input_dtype)
+            compile_model(model, config, lr, steps if stage == 2 else 0)
+        batches = _training_batches(train, config, weights, state.epoch, distribution)
         val_batches = ImageBatches(val, config.batch_size, multiple_of=distribution.batch_multiple,
                                    dtype=distribution.input_dtype)
         record = RunRecorder(run_dir, state, stage, config.monitor)
         stop = keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.patience,
                                              mode="min" if "loss" in config.monitor else "max")
-        model.fit(batches, validation_data=val_batches, epochs=end_epoch, initial_epoch=state.epoch,
-                  callbacks=[record, stop, *callbacks], verbose=verbose)
+        with warnings.catch_warnings():
+            # A stream that skips unreadable files has no known length: Keras learns it when the first
+            # epoch's data runs out, and says so. The batches shuffle themselves (shuffle=False).
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            model.fit(batches, validation_data=val_batches, epochs=end_epoch, initial_epoch=state.epoch,
+                      callbacks=[record, stop, *callbacks], verbose=verbose, shuffle=False)
         record.finish_stage()
 
     if (run_dir / recorder.BEST_WEIGHTS).is_file():
@@ -95,6 +99,19 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
             model.load_weights(run_dir / recorder.BEST_WEIGHTS)
     return FitResult(model, recorder.read_history(run_dir), state.best_epoch,
                      float("nan") if state.best is None else state.best)
+
+
+def _training_batches(train: LabelledImages | StreamedSplit, config: TrainConfig, weights, epoch: int,
+                      distribution: Distribution):
+    """Shuffled training batches: from memory, or read from disk as they are needed."""
+    if isinstance(train, StreamedSplit):
+        if distribution.input_dtype is not None:
+            raise ConfigError("data.stream with --distribute multi-worker is not supported; stream on one machine "
+                              "or use mirrored / data-parallel")
+        return train.dataset(config.batch_size, shuffle=True, seed=config.seed + epoch, class_weights=weights,
+                             multiple_of=distribution.batch_multiple)
+    return ImageBatches(train, config.batch_size, shuffle=True, seed=config.seed, class_weights=weights,
+                        epoch=epoch, multiple_of=distribution.batch_multiple, dtype=distribution.input_dtype)
 
 
 def _open_for_finetuning(model: keras.Model, unfreeze_blocks: int) -> int:
@@ -110,7 +127,9 @@ def _open_for_finetuning(model: keras.Model, unfreeze_blocks: int) -> int:
     return unfreeze_top_blocks(model, spec.finetune_blocks if unfreeze_blocks < 0 else unfreeze_blocks)
 
 
-def _compile(model: keras.Model, config: TrainConfig, lr: float, decay_steps: int) -> None:
+def compile_model(model: keras.Model, config: TrainConfig, lr: float, decay_steps: int) -> None:
+    """Compile for training: the recipe's optimizer at ``lr`` (cosine-decayed over ``decay_steps``
+    when set), label-smoothed cross-entropy, accuracy."""
     rate = lr
     if decay_steps > 0 and config.lr_schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay_steps, alpha=0.01)

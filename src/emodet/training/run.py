@@ -20,6 +20,7 @@ from emodet.config import RunConfig, from_dict, read_config_file, save_config
 from emodet.data.classmatch import match_classes
 from emodet.data.images import LabelledImages, concatenate, resized
 from emodet.data.sources import load_splits
+from emodet.data.stream import StreamedSplit
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation.drift import profile_from_probs
 from emodet.evaluation.metrics import EvaluationReport, evaluate
@@ -96,8 +97,11 @@ def record_best(run_dir: Path, best: keras.Model, val: LabelledImages, best_epoc
     return report
 
 
-def load_training_data(config: RunConfig) -> tuple[LabelledImages, LabelledImages]:
-    """The (possibly limited) training and validation splits named by ``config.data``."""
+def load_training_data(config: RunConfig) -> tuple[LabelledImages | StreamedSplit, LabelledImages]:
+    """The (possibly limited) training and validation splits named by ``config.data``; with
+    ``data.stream`` the training split is a :class:`~emodet.data.stream.StreamedSplit`."""
+    if config.data.stream:
+        return _streamed_training_data(config)
     splits = load_run_splits(config)
     if "val" not in splits or len(splits["val"]) == 0:
         raise DataError(f"{config.data.source} has no validation images; training selects its checkpoint "
@@ -107,6 +111,26 @@ def load_training_data(config: RunConfig) -> tuple[LabelledImages, LabelledImage
     if config.data.extra_source:
         train, val = _with_extra(config, train, val)
     return train, val
+
+
+def _streamed_training_data(config: RunConfig) -> tuple[StreamedSplit, LabelledImages]:
+    from emodet.data.stream import stream_splits
+
+    refused = [name for name, value in (("data.train_limit", config.data.train_limit),
+                                        ("data.extra_source", config.data.extra_source),
+                                        ("data.ferplus_blend", config.data.ferplus_blend),
+                                        ("data.soft_targets", config.data.soft_targets)) if value]
+    if refused:
+        raise ConfigError(f"data.stream=true reads the data as it is stored; {', '.join(refused)} need(s) it in memory: "
+                          "unset them or set data.stream=false")
+    spec = get_backbone(config.model.backbone)
+    splits = stream_splits(config.data.source, image_size=config.model.image_size or spec.input_size,
+                           val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction,
+                           seed=config.train.seed)
+    if "val" not in splits:
+        raise DataError(f"{config.data.source} has no validation images; training selects its checkpoint on them")
+    val = splits["val"].load().stratified_sample(config.data.val_limit, config.train.seed + 1)
+    return splits["train"], val
 
 
 def _with_extra(config: RunConfig, train: LabelledImages, val: LabelledImages) -> tuple[LabelledImages, LabelledImages]:
@@ -149,8 +173,10 @@ def float32_copy(model: keras.Model, config: RunConfig) -> keras.Model:
     return copy
 
 
-def source_size(data: LabelledImages) -> int:
+def source_size(data: LabelledImages | StreamedSplit) -> int:
     """The side of ``data``'s square images (0 if not square): recorded in the model (FaceInput)."""
+    if isinstance(data, StreamedSplit):
+        return data.image_size
     height, width = data.images.shape[1:3]
     return int(height) if height == width else 0
 

@@ -1,0 +1,213 @@
+"""Datasets read from disk batch by batch (tf.data), for training sets larger than memory.
+
+:func:`stream_splits` lists a source's splits without decoding them: a folder's image paths with
+their class, or FER2013's row labels. Only that index is held in memory (a path or a label per
+image); :meth:`StreamedSplit.dataset` then reads, decodes and batches the images in parallel,
+ahead of the model. Batches are the model's usual input (uint8 RGB faces, one-hot targets,
+optional sample weights), so resizing, normalisation and augmentation stay inside the model
+exactly as for data held in memory.
+
+tf.data feeds Keras on every backend (JAX and PyTorch included) and reads local, GCS and S3 paths
+alike, which is why it is used here rather than a second loader per backend.
+
+Supported: ``fer2013:CSV[.gz]`` (the text file itself, parsed as it streams) and ``folder:DIR``
+(class subfolders, split as :mod:`emodet.data.folder` splits them). Shuffling: a folder's paths
+are reshuffled every epoch; FER2013's rows through a buffer of ``SHUFFLE_BUFFER`` faces.
+Unreadable images are left out of the stream (the epoch goes on).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emodet.data.images import LabelledImages, one_hot
+from emodet.data.sources import parse_source
+from emodet.errors import ConfigError, DataError
+
+SHUFFLE_BUFFER = 10_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+@dataclass(frozen=True)
+class StreamedSplit:
+    """One split as an index (a label, and for folders a path, per image); images stay on disk."""
+
+    name: str
+    class_names: tuple[str, ...]
+    labels: np.ndarray
+    image_size: int
+    source: str
+    paths: np.ndarray | None = None  # folder sources: one file per image
+    usage: str = ""  # fer2013 sources: the ``Usage`` value of this split's rows
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(self.class_names))
+        return {name: int(c) for name, c in zip(self.class_names, counts)}
+
+    def fingerprint(self) -> str:
+        """A short hash of the index (paths or row labels) and the source: stable across runs."""
+        digest = hashlib.sha256(f"{self.source}|{self.name}|{self.usage}".encode())
+        digest.update(np.ascontiguousarray(self.labels).tobytes())
+        if self.paths is not None:
+            digest.update("\n".join(self.paths.tolist()).encode())
+        return digest.hexdigest()[:16]
+
+    def dataset(self, batch_size: int, *, shuffle: bool = False, seed: int = 0, class_weights=None,
+                with_targets: bool = True, multiple_of: int = 1):
+        """A ``tf.data.Dataset`` of batches ``(images[, targets[, weights]])``, prefetched.
+
+        ``multiple_of``: as for :class:`~emodet.data.feed.ImageBatches`, only full multiples reach the
+        model (the few left over at the end of a pass are dropped).
+        """
+        import tensorflow as tf
+
+        faces = self._faces(tf, shuffle, seed)
+        classes = len(self.class_names)
+        weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
+
+        def batch_of(images, labels):
+            if not with_targets:
+                return (images,)
+            targets = tf.one_hot(labels, classes)
+            if weights is None:
+                return images, targets
+            return images, targets, tf.gather(weights, labels)
+
+        batches = faces.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
+        if multiple_of > 1:
+            batches = batches.map(lambda i, l: (i[:tf.shape(i)[0] // multiple_of * multiple_of],
+                                                l[:tf.shape(l)[0] // multiple_of * multiple_of]))
+            batches = batches.filter(lambda i, l: tf.shape(i)[0] > 0)
+        return batches.map(batch_of, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def load(self) -> LabelledImages:
+        """The whole split in memory (for the small validation split of a streamed run)."""
+        images, labels = [], []
+        import tensorflow as tf
+
+        for batch_images, batch_labels in self._faces(tf, False, 0).batch(512):
+            images.append(batch_images.numpy())
+            labels.append(batch_labels.numpy())
+        if not images:
+            raise DataError(f"{self.source} has no readable images in its {self.name} split")
+        labels = np.concatenate(labels)
+        return LabelledImages(np.concatenate(images), one_hot(labels, len(self.class_names)), self.class_names,
+                              np.arange(len(labels)), self.name, skipped=self.skipped)
+
+    def _faces(self, tf, shuffle: bool, seed: int):
+        """Single decoded faces ``(uint8 (S, S, 3), label)``, in order or shuffled."""
+        if self.paths is not None:
+            pairs = tf.data.Dataset.from_tensor_slices((self.paths, self.labels.astype(np.int32)))
+            if shuffle:
+                pairs = pairs.shuffle(len(self.paths), seed=seed, reshuffle_each_iteration=True)
+            size = self.image_size
+            faces = pairs.map(lambda path, label: (_decode_file(tf, path, size), label),
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+            return faces.ignore_errors()
+        faces = _fer2013_rows(tf, self.source, self.usage).apply(tf.data.experimental.assert_cardinality(len(self)))
+        return faces.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True) if shuffle else faces
+
+
+def _decode_file(tf, path, size: int):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = tf.image.resize(image, (size, size), method="area")
+    return tf.cast(tf.round(image), tf.uint8)
+
+
+def _fer2013_rows(tf, path: str, usage: str):
+    from emodet.data.fer2013 import SIDE
+
+    lines = tf.data.TextLineDataset(path, compression_type="GZIP" if path.endswith(".gz") else "").skip(1)
+    rows = lines.map(lambda line: tuple(tf.io.decode_csv(line, record_defaults=[[0], [""], [""]])),
+                     num_parallel_calls=tf.data.AUTOTUNE)
+    rows = rows.filter(lambda emotion, pixels, row_usage: tf.equal(tf.strings.strip(row_usage), usage))
+
+    def face(emotion, pixels, row_usage):
+        values = tf.strings.to_number(tf.strings.split(pixels), tf.int32)
+        gray = tf.reshape(tf.cast(values, tf.uint8), (SIDE, SIDE, 1))
+        return tf.repeat(gray, 3, axis=-1), emotion
+
+    return rows.map(face, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def stream_splits(spec: str, *, image_size: int, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                  seed: int = 42) -> dict[str, StreamedSplit]:
+    """The splits of ``spec`` as indexes to stream from (see the module docstring for the sources)."""
+    source = parse_source(spec)
+    if source.kind == "fer2013":
+        return _fer2013_index(source.paths[0])
+    if source.kind == "folder":
+        return _folder_index(source.paths[0], image_size, val_fraction, test_fraction, seed)
+    raise ConfigError(f"streaming reads fer2013:CSV and folder:DIR sources, not {spec}; FER+ votes need the "
+                      "data in memory (set data.stream=false)")
+
+
+def _fer2013_index(path: str) -> dict[str, StreamedSplit]:
+    """One pass over the CSV for each row's label and split, checking columns and pixel counts."""
+    from emodet.data.fer2013 import HEADER, SIDE, SPLITS
+    from emodet.labels import FER7
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"FER2013 file {file} does not exist; pass the path of fer2013.csv or fer2013.csv.gz")
+    labels: dict[str, list[int]] = {usage: [] for usage in SPLITS.values()}
+    with (gzip.open(file, "rt", newline="") if file.suffix == ".gz" else open(file, newline="")) as f:
+        reader = csv.reader(f)
+        header = tuple(next(reader, ()))
+        if header != HEADER:
+            raise DataError(f"{file} has columns {', '.join(header) or 'none'}; expected {', '.join(HEADER)} "
+                            "(Kaggle's fer2013.csv)")
+        for line, row in enumerate(reader, start=2):
+            if len(row) != 3 or row[2].strip() not in labels or row[1].count(" ") != SIDE * SIDE - 1:
+                raise DataError(f"{file} line {line} is not a FER2013 row (emotion 0-6, {SIDE * SIDE} pixel values, "
+                                f"a Usage of {', '.join(SPLITS.values())}); fix or remove it")
+            labels[row[2].strip()].append(int(row[0]))
+    return {name: StreamedSplit(name, FER7, np.asarray(labels[usage], np.int64), SIDE, str(file), usage=usage)
+            for name, usage in SPLITS.items() if labels[usage]}
+
+
+def _folder_index(root: str, image_size: int, val_fraction: float, test_fraction: float,
+                  seed: int) -> dict[str, StreamedSplit]:
+    """A folder's splits as lists of paths, split as the in-memory loader splits them."""
+    from emodet.data import folder
+
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise DataError(f"dataset folder {base} does not exist or is not a directory; expected "
+                        "DIR/<class name>/<images> or DIR/train|val|test/<class name>/<images>")
+    if (base / "train").is_dir():
+        names = folder.class_folders(base / "train")
+        parts = {split: _listed(base / split, names, split) for split in folder.SPLIT_DIRS if (base / split).is_dir()}
+    else:
+        names = folder.class_folders(base)
+        whole = _listed(base, names, "all")
+        subjects = folder.subject_column(base, whole)
+        parts = (folder.subject_split(whole, subjects, val_fraction, test_fraction, seed) if subjects is not None
+                 else folder.stratified_split(whole, val_fraction, test_fraction, seed))
+    return {split: StreamedSplit(split, names, part.labels, image_size, str(base), paths=np.asarray(part.ids, str))
+            for split, part in parts.items()}
+
+
+def _listed(root: Path, class_names: tuple[str, ...], name: str) -> LabelledImages:
+    """An index of a folder: one placeholder pixel per image, the file path as its id."""
+    paths, labels = [], []
+    for k, class_name in enumerate(class_names):
+        files = sorted(p for p in (root / class_name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) \
+            if (root / class_name).is_dir() else []
+        paths += [str(p) for p in files]
+        labels += [k] * len(files)
+    if not paths:
+        raise DataError(f"{root} has no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders "
+                        f"({', '.join(class_names)})")
+    return LabelledImages(np.zeros((len(paths), 1, 1, 1), np.uint8), one_hot(np.asarray(labels), len(class_names)),
+                          class_names, np.asarray(paths), name)
