@@ -43,9 +43,11 @@ def _records(folder):
 
 def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cache, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["detect", str(photos), "--engine", "ray", "--workers", "2", "--output-dir", str(out)]) == 1
+    assert main(["detect", str(photos), "--engine", "ray", "--workers", "2", "--output-dir", str(out),
+                 "--parquet"]) == 1
     assert "3 failed" in capsys.readouterr().out
     records = _records(out)
+    assert _parquet_records(out) == records  # the same records and fields, nested as in the JSON
     assert main(["detect", str(photos), "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
     local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
     key = lambda r: (r["source"], r.get("frame", -1), "completed" in r)  # noqa: E731
@@ -63,9 +65,18 @@ def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cac
     shard = sorted(out.glob("part-*.jsonl"))[0]
     lines = shard.read_text().splitlines(keepends=True)
     shard.write_text("".join(lines[:10]) + lines[10][:25])
-    assert main(["detect", str(photos), "--engine", "ray", "--workers", "1", "--output-dir", str(out)]) == 1
+    assert main(["detect", str(photos), "--engine", "ray", "--workers", "1", "--output-dir", str(out),
+                 "--parquet"]) == 1
     resumed = _records(out)
     assert sorted(map(key, resumed)) == sorted(map(key, local))
+    assert _parquet_records(out) == resumed  # the repaired shard's twin was written again
+
+
+def _parquet_records(folder):
+    import pyarrow.parquet as pq
+
+    rows = [row for twin in sorted(folder.glob("part-*.parquet")) for row in pq.read_table(twin).to_pylist()]
+    return [{k: v for k, v in row.items() if v is not None} for row in rows]
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -73,6 +84,7 @@ def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cac
     (["--engine", "ray", "--output-dir", "OUT", "--csv", "x.csv"], "--csv go with the local engine"),
     (["--engine", "ray", "--output-dir", "OUT", "--address", "127.0.0.1:1"], "cannot reach the Ray cluster"),
     (["--engine", "ray", "--output-dir", "/proc/emodet-out"], "cannot write results into /proc/emodet-out"),
+    (["--parquet", "--jsonl", "x.jsonl"], "--parquet go(es) with --engine ray"),
 ])
 def test_bad_ray_requests_are_one_line(photos, tmp_path, argv, fragment, capsys):
     argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]

@@ -532,6 +532,8 @@ def _add_detect(verbs) -> None:
                         "--output-dir (needs the ray extra)")
     p.add_argument("--output-dir", type=Path, help="with --engine ray: where the part-NNNNN.jsonl shards go; a rerun "
                                                    "skips the inputs already there")
+    p.add_argument("--parquet", action="store_true",
+                   help="with --engine ray: also write each shard as part-NNNNN.parquet (the same records and fields)")
     p.add_argument("--workers", type=int, help="with --engine ray: actors (default: the cluster's CPUs)")
     p.add_argument("--address", help="with --engine ray: a running Ray cluster to join (HOST:6379, or auto); "
                                      "default: Ray started in this process")
@@ -609,7 +611,7 @@ def _detect_on_ray(args) -> int:
     model = model_location(args.model, args.registry)
     summary = detect_with_ray(args.sources, args.output_dir, model=str(model) if model else None,
                               detector=args.detector, workers=args.workers, address=args.address,
-                              stride=args.stride, retry_failed=args.retry_failed)
+                              stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet)
     print(f"{summary.inputs} input(s) processed, {summary.skipped} already done; {summary.records} record(s), "
           f"{summary.faces} face(s), {len(summary.failures)} failed; results in {summary.output_dir}")
     for source, error in summary.failures[:5]:
@@ -628,6 +630,10 @@ def _check_detect_args(args) -> None:
         raise EmodetError("--resume needs --jsonl, --csv or --json: the outputs that record which inputs are done")
     if args.retry_failed and not args.resume and args.engine != "ray":
         raise EmodetError("--retry-failed goes with --resume (it says what to do with inputs that failed before)")
+    ray_only = [flag for flag, value in (("--output-dir", args.output_dir), ("--parquet", args.parquet),
+                                         ("--workers", args.workers), ("--address", args.address)) if value]
+    if ray_only and args.engine != "ray":
+        raise EmodetError(f"{', '.join(ray_only)} go(es) with --engine ray; the local engine writes --jsonl/--csv/--json")
 
 
 class _DetectOutputs:

@@ -8,7 +8,9 @@ together. Results stream back to the driver, which appends each input's records,
 lines of ``--jsonl``, to JSON Lines shards ``DIR/part-NNNNN.jsonl`` as they arrive, so a job
 that dies keeps every finished input; a rerun skips those (the ``--resume`` semantics of the
 single-process CLI, failed inputs included unless ``retry_failed``). A failed input is a record
-with its error, never a lost job; Ray retries the tasks of an actor that died.
+with its error, never a lost job; Ray retries the tasks of an actor that died. With ``parquet``
+each shard also gets a ``part-NNNNN.parquet`` twin holding the same records and fields (nested as
+in the JSON), written when the job ends (and by a rerun for shards that lack a current one).
 
 Ray is started locally in-process by default; ``address`` joins a running cluster
 (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others). Nothing
@@ -42,7 +44,7 @@ class RaySummary:
 def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model: str | None = None,
                     detector: str | None = None, workers: int | None = None, address: str | None = None,
                     batch_size: int = 32, stride: int = 1, gpus_per_worker: float = 0.0,
-                    retry_failed: bool = False) -> RaySummary:
+                    retry_failed: bool = False, parquet: bool = False) -> RaySummary:
     """Detect emotions in every input of ``sources`` with a pool of ``workers`` Ray actors."""
     from emodet.inference.sources import expand_sources
 
@@ -57,6 +59,8 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
         raise ConfigError(f"--engine ray processes files, not live streams or webcams ({streams[0]}); "
                           "use the single-process `emodet detect` for those")
     if not inputs:
+        if parquet:
+            write_parquet_twins(output_dir)
         return summary
     ray = _start_ray(address, workers)
     try:
@@ -72,7 +76,29 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
     finally:
         if address is None:
             ray.shutdown()
+    if parquet:
+        write_parquet_twins(output_dir)
     return summary
+
+
+def write_parquet_twins(folder: Path) -> list[Path]:
+    """Write ``part-NNNNN.parquet`` for every JSON Lines shard whose twin is missing or older."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    written = []
+    for shard in sorted(Path(folder).glob(SHARD_GLOB)):
+        twin = shard.with_suffix(".parquet")
+        if twin.exists() and twin.stat().st_mtime_ns >= shard.stat().st_mtime_ns:
+            continue
+        records = read_jsonl(shard)
+        keys = list(dict.fromkeys(key for record in records for key in record))  # a failure lacks "faces"
+        table = pa.Table.from_pylist([{key: record.get(key) for key in keys} for record in records])
+        tmp = twin.with_suffix(".parquet.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, twin)
+        written.append(twin)
+    return written
 
 
 class DetectActor:
