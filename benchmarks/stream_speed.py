@@ -3,7 +3,7 @@
     python benchmarks/stream_speed.py [--steps 120] [--repeats 3] [--batch-size 64]
 
 Trains the bundled model's recipe (configs/fer2013-small_cnn-v3.yaml: small_cnn at 48 px with its
-augmentation, mixed_bfloat16, class weights) on FER2013 Training, fed three ways in one process:
+augmentation, mixed_bfloat16, class weights; hard labels) on FER2013 Training, fed three ways in one process:
 ``memory`` (the whole split decoded into RAM, :class:`~emodet.data.feed.ImageBatches`),
 ``stream csv`` (fer2013.csv.gz parsed as it streams) and ``stream folder`` (the same faces as PNG
 files in a temporary folder, decoded as they stream; deleted afterwards, never committed). Each
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    config = load_config(REPO / "configs" / "fer2013-small_cnn-v3.yaml", [f"train.batch_size={args.batch_size}"])
+    config = load_config(REPO / "configs" / "fer2013-small_cnn-v3.yaml", [f"train.batch_size={args.batch_size}", "data.ferplus_blend=0"])
     memory = load_splits(f"fer2013:{CSV}")["train"]
     folder_root = Path(tempfile.mkdtemp(prefix="emodet-stream-bench-"))
     try:

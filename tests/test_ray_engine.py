@@ -101,3 +101,34 @@ def test_the_local_engine_never_imports_ray(model_cache):
             "assert rc == 0; assert 'ray' not in sys.modules, 'ray imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_every_input_finishes(photos, model_cache, tmp_path):
+    import os
+    import shutil
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(400):
+        shutil.copy(photos / f"img{i % 24:03d}.png", folder / f"p{i:03d}.png")
+    out = tmp_path / "out"
+    job = subprocess.Popen([sys.executable, "-m", "emodet.cli", "detect", str(folder), "--engine", "ray",
+                            "--workers", "2", "--output-dir", str(out)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + 240
+    while killed is None and job.poll() is None and time.monotonic() < deadline:
+        done = sum(len(s.read_text().splitlines()) for s in out.glob("part-*.jsonl")) if out.is_dir() else 0
+        actors = subprocess.run(["pgrep", "-f", "MapWorker"], capture_output=True, text=True).stdout.split()
+        if done >= 20 and actors:
+            killed = int(actors[0])
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.2)
+    stdout, stderr = job.communicate(timeout=600)
+    assert killed is not None, f"the job ended before a worker could be killed: {stdout}"
+    assert job.returncode == 0, stderr[-3000:]
+    sources = [r["source"] for r in _records(out)]
+    assert sorted(set(sources)) == sorted(str(p) for p in folder.iterdir())  # every input has its record
+    assert "died and were replaced" in stdout, stdout

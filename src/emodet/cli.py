@@ -614,6 +614,9 @@ def _detect_on_ray(args) -> int:
                               stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet)
     print(f"{summary.inputs} input(s) processed, {summary.skipped} already done; {summary.records} record(s), "
           f"{summary.faces} face(s), {len(summary.failures)} failed; results in {summary.output_dir}")
+    if summary.replaced_workers:
+        print(f"{summary.replaced_workers} worker(s) died and were replaced; Ray retried their unfinished batches "
+              "(every input above has its records)")
     for source, error in summary.failures[:5]:
         print(f"  failed: {source}: {error}")
     return EXIT_FAILURES if summary.failures else 0

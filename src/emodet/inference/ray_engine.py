@@ -39,6 +39,7 @@ class RaySummary:
     records: int = 0
     faces: int = 0
     failures: list = field(default_factory=list)  # (input, error) of this run
+    replaced_workers: int = 0  # actors that died and were replaced (Ray retried their batches)
 
 
 def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model: str | None = None,
@@ -64,10 +65,12 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
         return summary
     ray = _start_ray(address, workers)
     try:
-        dataset = _dataset(ray, inputs, model, detector, workers or _cluster_cpus(ray), batch_size, stride,
-                           gpus_per_worker)
+        pool = workers or _cluster_cpus(ray)
+        dataset = _dataset(ray, inputs, model, detector, pool, batch_size, stride, gpus_per_worker)
+        pids = set()
         with _ShardWriter(output_dir, keep=done) as writer:
             for row in dataset.iter_rows():
+                pids.add(row["worker"])
                 writer.write(row["record"])
                 summary.records += 1
                 summary.faces += int(row["faces"])
@@ -76,6 +79,7 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
     finally:
         if address is None:
             ray.shutdown()
+    summary.replaced_workers = max(0, len(pids - {0}) - pool)  # more processes than actors: some were replaced
     if parquet:
         write_parquet_twins(output_dir)
     return summary
@@ -118,13 +122,15 @@ class DetectActor:
 
         inputs = [Input(str(name), str(kind)) for name, kind in zip(batch["name"], batch["kind"])]
         records = [record.to_dict() for record in process(self.detector, inputs, stride=self.stride)]
-        return _rows(records)
+        return _rows(records, os.getpid())
 
 
-def _rows(records: list[dict]) -> dict:
-    """Columns for the driver: the ``--jsonl`` line, and what the summary counts (no parsing there)."""
+def _rows(records: list[dict], worker: int = 0) -> dict:
+    """Columns for the driver: the ``--jsonl`` line, what the summary counts (no parsing there), and
+    the actor's process id (a replaced actor shows up as one process more than the pool has)."""
     return {"record": [json.dumps(r) for r in records], "source": [r["source"] for r in records],
-            "faces": [len(r.get("faces", ())) for r in records], "error": [r.get("error") or "" for r in records]}
+            "faces": [len(r.get("faces", ())) for r in records], "error": [r.get("error") or "" for r in records],
+            "worker": [worker] * len(records)}
 
 
 def _dataset(ray, inputs, model, detector, workers: int, batch_size: int, stride: int, gpus: float):
@@ -136,11 +142,11 @@ def _dataset(ray, inputs, model, detector, workers: int, batch_size: int, stride
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), workers * 4))) if items else None
     if dataset is not None:
         batch_size = max(1, min(batch_size, -(-len(items) // (2 * workers))))  # a small job still uses every actor
-        # Ray Data restarts a dead actor and retries its batch by itself (its defaults for actor pools).
+        # A dead actor is restarted and its unfinished batch retried, as often as it takes.
         dataset = dataset.map_batches(
             DetectActor, fn_constructor_kwargs={"model": model, "detector": detector, "stride": stride},
             batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
-            num_gpus=gpus or None)
+            num_gpus=gpus or None, max_restarts=-1, max_task_retries=-1)
     if errors:
         unresolved = ray.data.from_items(errors)
         dataset = unresolved if dataset is None else dataset.union(unresolved)
