@@ -36,6 +36,11 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, monkeypatch, capsys):
     saved = json.loads((run / "best.eval-test-tta.json").read_text())
     assert saved["images"] == 100 and len(saved["per_class"]) == 7
     assert f"{saved['accuracy']:.4f}" in out
+    # --output naming the page: the scores still get their own JSON file beside it.
+    assert main(["evaluate", str(run / "best.keras"), "--data", f"fer2013:{small_fer_csv}", "--split", "test",
+                 "--output", str(tmp_path / "named.html")]) == 0
+    assert json.loads((tmp_path / "named.json").read_text())["images"] == 100
+    assert "<html" in (tmp_path / "named.html").read_text().lower()
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -236,7 +236,8 @@ def _add_evaluate(verbs) -> None:
                         "are counted and left out of the scores")
     p.add_argument("--detector", help="with --faces detect: the face detector (default: emodet's default)")
     p.add_argument("--output", type=Path,
-                   help="JSON file to write (default: beside the model; for the bundled model, the current folder)")
+                   help="JSON file to write, the HTML page beside it (default: beside the model; for the bundled model, the "
+                        "current folder)")
     p.add_argument("--batch-size", type=int, default=128)
     add_registry_option(p)
     p.set_defaults(handler=_run_evaluate)
@@ -263,7 +264,8 @@ def _run_evaluate(args) -> int:
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
     no_face = [source for source, reason in data.skipped if reason == NO_FACE]
     stem = f"{_model_stem(args.model, path)}.eval-{split}{'-tta' if args.tta else ''}.json"
-    output = args.output or (path.with_name(stem) if path and args.model == str(path) else Path(stem))
+    output = (args.output or (path.with_name(stem) if path and args.model == str(path) else Path(stem)))
+    output = output.with_suffix(".json")  # the page goes beside it: --output x.html must not overwrite the scores
     summary = report.to_dict() if face_crop is None else {**report.to_dict(), "photos_without_a_face": no_face}
     output.write_text(json.dumps(summary, indent=2))
     page = report.save_html(output.with_suffix(".html"), model=model if hasattr(model, "layers") else None, data=data)
