@@ -88,3 +88,37 @@ def test_streaming_refuses_what_needs_the_data_in_memory(small_fer_csv, ferplus_
     short.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
     with pytest.raises(DataError, match="short.csv line 2 is not a FER2013 row"):
         stream_splits(f"fer2013:{short}", image_size=48)
+
+
+def test_streamed_evaluation_scores_as_the_in_memory_one(small_fer_csv, fer_splits, tmp_path, capsys):
+    import json
+
+    from emodet.bundled import load_bundled_model
+    from emodet.cli import main
+    from emodet.evaluation.metrics import evaluate, evaluate_stream
+
+    model = load_bundled_model()
+    streamed = evaluate_stream(model, stream_splits(f"fer2013:{small_fer_csv}", image_size=48)["test"], batch_size=32)
+    memory = evaluate(model, load_splits(f"fer2013:{small_fer_csv}")["test"])
+    np.testing.assert_allclose(streamed.probs, memory.probs, atol=1e-5)
+    np.testing.assert_array_equal(streamed.y_true, memory.y_true)
+
+    faces = fer_splits["test"].stratified_sample(70, seed=4)  # a folder: classes sorted by name, one unknown
+    for i, (image, label) in enumerate(zip(faces.images, faces.labels)):
+        (tmp_path / "faces" / faces.class_names[label]).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "faces" / faces.class_names[label] / f"{i:03d}.png"), image[..., 0])
+    (tmp_path / "faces" / "contempt").mkdir()
+    cv2.imwrite(str(tmp_path / "faces" / "contempt" / "x.png"), faces.images[0, ..., 0])
+    split = stream_splits(f"folder:{tmp_path / 'faces'}", image_size=48, val_fraction=0, test_fraction=0)["train"]
+    with pytest.raises(DataError, match="contempt that the model does not predict"):
+        evaluate_stream(model, split)
+    report = evaluate_stream(model, split, drop_unknown=True)
+    assert len(report.y_true) == len(faces)
+    assert sorted(report.y_true) == sorted(faces.labels)  # matched to the model's class order by name
+    assert report.accuracy > 0.4, report.format_table()
+
+    assert main(["evaluate", "--data", f"fer2013:{small_fer_csv}", "--split", "test", "--stream",
+                 "--output", str(tmp_path / "streamed.json")]) == 0
+    saved = json.loads((tmp_path / "streamed.json").read_text())
+    assert saved["images"] == 100 and abs(saved["accuracy"] - memory.accuracy) < 1e-9
+    assert f"{memory.accuracy:.4f}" in capsys.readouterr().out

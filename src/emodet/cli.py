@@ -239,8 +239,40 @@ def _add_evaluate(verbs) -> None:
                    help="JSON file to write, the HTML page beside it (default: beside the model; for the bundled model, the "
                         "current folder)")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--stream", action="store_true",
+                   help="read the split from disk batch by batch instead of loading it (fer2013 and folder sources; "
+                        "for data larger than memory; the page then shows no example faces)")
     add_registry_option(p)
     p.set_defaults(handler=_run_evaluate)
+
+
+def _evaluate_streamed(args, model, crop_size: int, split: str, path) -> int:
+    from emodet.data.stream import stream_splits
+    from emodet.evaluation.metrics import evaluate_stream
+
+    if args.faces == "detect":
+        raise EmodetError("--stream reads face crops as stored; --faces detect needs the photos in memory")
+    splits = stream_splits(args.data, image_size=crop_size)
+    if split not in splits:
+        raise EmodetError(f"{args.data} has no {split!r} split; it has {', '.join(splits)}")
+    report = evaluate_stream(model, splits[split], tta=args.tta, batch_size=args.batch_size,
+                             drop_unknown=args.drop_unknown_classes)
+    return _write_evaluation(args, report, path, split, report.to_dict())
+
+
+def _write_evaluation(args, report, path, split: str, summary: dict, *, data=None, page_model=None,
+                      note: str = "") -> int:
+    """The scores as JSON, the page beside it, the table printed; returns the exit status."""
+    stem = f"{_model_stem(args.model, path)}.eval-{split}{'-tta' if args.tta else ''}.json"
+    output = args.output or (path.with_name(stem) if path and args.model == str(path) else Path(stem))
+    output = output.with_suffix(".json")  # the page goes beside it: --output x.html must not overwrite the scores
+    output.write_text(json.dumps(summary, indent=2))
+    page = report.save_html(output.with_suffix(".html"), model=page_model, data=data)
+    print(report.format_table())
+    if note:
+        print(note)
+    print(f"written to {output} and {page}")
+    return 0
 
 
 def _run_evaluate(args) -> int:
@@ -254,6 +286,8 @@ def _run_evaluate(args) -> int:
     path = model_location(args.model, args.registry)
     model, crop_size = _evaluation_model(path)
     split = split_name(args.split)
+    if args.stream:
+        return _evaluate_streamed(args, model, crop_size, split, path)
     face_crop = None
     if args.faces == "detect":
         from emodet.inference.crops import LargestFaceCrop
@@ -263,17 +297,11 @@ def _run_evaluate(args) -> int:
                          model_classes(model), drop_unknown=args.drop_unknown_classes)
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
     no_face = [source for source, reason in data.skipped if reason == NO_FACE]
-    stem = f"{_model_stem(args.model, path)}.eval-{split}{'-tta' if args.tta else ''}.json"
-    output = (args.output or (path.with_name(stem) if path and args.model == str(path) else Path(stem)))
-    output = output.with_suffix(".json")  # the page goes beside it: --output x.html must not overwrite the scores
     summary = report.to_dict() if face_crop is None else {**report.to_dict(), "photos_without_a_face": no_face}
-    output.write_text(json.dumps(summary, indent=2))
-    page = report.save_html(output.with_suffix(".html"), model=model if hasattr(model, "layers") else None, data=data)
-    print(report.format_table())
-    if face_crop is not None:
-        print(f"{len(no_face)} photo(s) had no face and are not scored" + (f", e.g. {no_face[0]}" if no_face else ""))
-    print(f"written to {output} and {page}")
-    return 0
+    note = "" if face_crop is None else (f"{len(no_face)} photo(s) had no face and are not scored"
+                                         + (f", e.g. {no_face[0]}" if no_face else ""))
+    return _write_evaluation(args, report, path, split, summary, data=data,
+                             page_model=model if hasattr(model, "layers") else None, note=note)
 
 
 def _model_stem(text: str | None, path: Path | None) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emodet.data.images import LabelledImages
+from emodet.data.images import LabelledImages, one_hot
+from emodet.errors import DataError
 
 DEDUPLICATED = "without_train_duplicates"
 
@@ -184,6 +185,31 @@ def evaluate(model, data: LabelledImages, *, tta: bool = False, batch_size: int 
 
     data = match_classes(data, model_classes(model), drop_unknown=drop_unknown)
     return report_from_probs(data, predict_proba(model, data, batch_size, tta), tta=tta)
+
+
+def evaluate_stream(model, data, *, tta: bool = False, batch_size: int = 128,
+                    drop_unknown: bool = False) -> EvaluationReport:
+    """:func:`evaluate` for a :class:`~emodet.data.stream.StreamedSplit`: the split is read from disk
+    batch by batch and never held in memory whole (no de-duplicated subset: that needs the pixels)."""
+    from emodet.labels import canonical_label
+
+    classes = model_classes(model)
+    index = {canonical_label(name): i for i, name in enumerate(classes)}
+    mapping = np.array([index.get(canonical_label(name), -1) for name in data.class_names])
+    unknown = [name for name, target in zip(data.class_names, mapping) if target < 0]
+    if unknown and not drop_unknown:
+        raise DataError(f"{data.source} has class(es) {', '.join(unknown)} that the model does not predict "
+                        f"({', '.join(classes)}); pass --drop-unknown-classes to leave their images out")
+    probs, labels = [np.zeros((0, len(classes)), np.float32)], [np.zeros(0, int)]
+    for images, targets in data.dataset(batch_size):
+        known = mapping[np.argmax(targets.numpy(), axis=1)]
+        keep = known >= 0
+        chunk = LabelledImages(images.numpy()[keep], one_hot(known[keep], len(classes)), classes,
+                               np.arange(int(keep.sum())))
+        if len(chunk):
+            probs.append(predict_proba(model, chunk, batch_size, tta))
+            labels.append(chunk.labels)
+    return EvaluationReport(classes, np.concatenate(labels), np.concatenate(probs), data.name, tta=tta)
 
 
 def report_from_probs(data: LabelledImages, probs: np.ndarray, tta: bool = False) -> EvaluationReport:
