@@ -5,8 +5,9 @@
 Trains the bundled model's recipe (configs/fer2013-small_cnn-v3.yaml: small_cnn at 48 px with its
 augmentation, mixed_bfloat16, class weights; hard labels) on FER2013 Training, fed three ways in one process:
 ``memory`` (the whole split decoded into RAM, :class:`~emodet.data.feed.ImageBatches`),
-``stream csv`` (fer2013.csv.gz parsed as it streams) and ``stream folder`` (the same faces as PNG
-files in a temporary folder, decoded as they stream; deleted afterwards, never committed). Each
+``stream csv`` (fer2013.csv.gz parsed as it streams), ``stream folder`` (the same faces as PNG
+files in a temporary folder, decoded as they stream) and ``stream shards`` (the same faces as
+TFRecord shards, ``emodet shard``); the temporary files are deleted afterwards, never committed. Each
 repeat times ``--steps`` training steps per feed after a warm-up, feeds in rotating order;
 medians are printed, with each stream's ratio to memory. Run it alone on a quiet machine.
 """
@@ -32,7 +33,7 @@ import numpy as np  # noqa: E402
 from emodet.config import load_config  # noqa: E402
 from emodet.data import load_splits  # noqa: E402
 from emodet.data.feed import ImageBatches, balanced_class_weights  # noqa: E402
-from emodet.data.stream import stream_splits  # noqa: E402
+from emodet.data.stream import stream_splits, write_shards  # noqa: E402
 from emodet.models.classifier import build_from_config  # noqa: E402
 from emodet.training.fit import compile_model  # noqa: E402
 from emodet.training.precision import dtype_policy  # noqa: E402
@@ -58,10 +59,13 @@ def feeds(config, memory, folder_root: Path) -> dict:
     batch = config.train.batch_size
     csv_split = stream_splits(f"fer2013:{CSV}", image_size=48)["train"]
     folder_split = stream_splits(f"folder:{folder_root}", image_size=48)["train"]
+    write_shards(f"fer2013:{CSV}", folder_root / "shards", image_size=48)
+    shards_split = stream_splits(f"shards:{folder_root / 'shards'}", image_size=48)["train"]
     return {
         "memory": ImageBatches(memory, batch, shuffle=True, seed=0, class_weights=weights),
         "stream csv": csv_split.dataset(batch, shuffle=True, seed=0, class_weights=weights).repeat(),
         "stream folder": folder_split.dataset(batch, shuffle=True, seed=0, class_weights=weights).repeat(),
+        "stream shards": shards_split.dataset(batch, shuffle=True, seed=0, class_weights=weights).repeat(),
     }
 
 

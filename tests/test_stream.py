@@ -122,3 +122,27 @@ def test_streamed_evaluation_scores_as_the_in_memory_one(small_fer_csv, fer_spli
     saved = json.loads((tmp_path / "streamed.json").read_text())
     assert saved["images"] == 100 and abs(saved["accuracy"] - memory.accuracy) < 1e-9
     assert f"{memory.accuracy:.4f}" in capsys.readouterr().out
+
+
+def test_shards_hold_the_source_faces_and_stream_them(small_fer_csv, tmp_path, capsys):
+    from emodet.cli import main
+
+    assert main(["shard", "--data", f"fer2013:{small_fer_csv}", "--output-dir", str(tmp_path / "shards"),
+                 "--faces-per-shard", "128"]) == 0
+    assert "train: 300 faces" in capsys.readouterr().out
+    assert len(list((tmp_path / "shards").glob("train-*.tfrecord"))) == 3
+    streamed = stream_splits(f"shards:{tmp_path / 'shards'}", image_size=48)
+    memory = load_splits(f"fer2013:{small_fer_csv}")
+    for split in ("train", "val", "test"):
+        loaded = streamed[split].load()
+        np.testing.assert_array_equal(loaded.labels, memory[split].labels)
+        np.testing.assert_array_equal(loaded.images[..., :1], memory[split].images)
+    labels = np.concatenate([np.argmax(b[1].numpy(), axis=1)
+                             for b in streamed["train"].dataset(64, shuffle=True, seed=1)])
+    assert sorted(labels) == sorted(memory["train"].labels) and not np.array_equal(labels, memory["train"].labels)
+    in_memory = load_splits(f"shards:{tmp_path / 'shards'}")["val"]  # a shards source also loads whole
+    np.testing.assert_array_equal(in_memory.labels, memory["val"].labels)
+    assert main(["shard", "--data", f"fer2013:{small_fer_csv}", "--output-dir", str(tmp_path / "shards")]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    with pytest.raises(DataError, match="holds no shards.json"):
+        stream_splits(f"shards:{tmp_path}", image_size=48)

@@ -455,6 +455,32 @@ def _retrain_from_scratch(args) -> int:
     return _trained(train(load_config(args.config, overrides), args.run_dir, verbose=2, log=print), args)
 
 
+def _add_shard(verbs) -> None:
+    p = verbs.add_parser("shard", help="write a dataset as TFRecord shards of decoded faces, for streaming",
+                         description="Reads the source as it streams (never all of it in memory) and writes each "
+                                     "split as SPLIT-NNNNN.tfrecord files of decoded faces plus shards.json; then "
+                                     "train or evaluate with --data shards:DIR (data.stream=true streams them).")
+    p.add_argument("--data", required=True, help="the source: fer2013:CSV or folder:DIR")
+    p.add_argument("--output-dir", type=Path, required=True)
+    p.add_argument("--image-size", type=int, default=48, help="side of the stored faces (default 48, FER2013's)")
+    p.add_argument("--faces-per-shard", type=int, default=10_000)
+    p.set_defaults(handler=_run_shard)
+
+
+def _run_shard(args) -> int:
+    from emodet.data.stream import write_shards
+
+    if args.image_size < 16 or args.faces_per_shard < 1:
+        raise EmodetError("--image-size must be at least 16 and --faces-per-shard at least 1")
+    if args.output_dir.exists() and any(args.output_dir.iterdir()):
+        raise EmodetError(f"{args.output_dir} is not empty; shards go into a new or empty folder")
+    counts = write_shards(args.data, args.output_dir, image_size=args.image_size,
+                          faces_per_shard=args.faces_per_shard)
+    print(", ".join(f"{name}: {n} faces" for name, n in counts.items()) + f"; shards in {args.output_dir} "
+          f"(use --data shards:{args.output_dir})")
+    return 0
+
+
 def _add_drift(verbs) -> None:
     from emodet.evaluation.drift import DEFAULT_THRESHOLDS
 
@@ -954,8 +980,8 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_retrain, _add_compare, _add_drift,
-          add_registry_verb, _add_report, _add_export, _add_info]
+_VERBS = [_add_detect, _add_serve, _add_train, _add_tune, _add_evaluate, _add_retrain, _add_compare, _add_shard,
+          _add_drift, add_registry_verb, _add_report, _add_export, _add_info]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,7 @@ from emodet.data import fer2013, ferplus, folder
 from emodet.data.images import LabelledImages, mark_training_duplicates, require_images
 from emodet.errors import ConfigError, DataError
 
-KINDS = ("fer2013", "ferplus", "folder")
+KINDS = ("fer2013", "ferplus", "folder", "shards")
 SPLIT_ALIASES = {"training": "train", "publictest": "val", "privatetest": "test",
                  "train": "train", "val": "val", "validation": "val", "test": "test"}
 
@@ -35,11 +35,12 @@ def parse_source(spec: str) -> DataSource:
     """Parse ``KIND:PATH[,PATH]``, or raise a :class:`ConfigError` showing the accepted forms."""
     kind, sep, rest = (spec or "").partition(":")
     paths = tuple(p.strip() for p in rest.split(",") if p.strip())
-    expected = {"fer2013": 1, "ferplus": 2, "folder": 1}
+    expected = {"fer2013": 1, "ferplus": 2, "folder": 1, "shards": 1}
     if not sep or kind not in expected or len(paths) != expected[kind]:
         raise ConfigError(
             f"data source {spec!r} is not understood; use fer2013:PATH_TO_fer2013.csv, "
-            "ferplus:PATH_TO_fer2013.csv,PATH_TO_fer2013new.csv or folder:DIR_OF_CLASS_FOLDERS"
+            "ferplus:PATH_TO_fer2013.csv,PATH_TO_fer2013new.csv, folder:DIR_OF_CLASS_FOLDERS or "
+            "shards:DIR (written by emodet shard)"
         )
     return DataSource(kind, paths)
 
@@ -80,6 +81,10 @@ def load_splits(spec: str | DataSource, *, image_size: int = 96, soft_targets: b
     elif source.kind == "ferplus":
         table = fer2013.read_fer2013(source.paths[0])
         splits = ferplus.join(table, source.paths[1], soft=soft_targets)
+    elif source.kind == "shards":
+        from emodet.data.stream import stream_splits
+
+        splits = {name: split.load() for name, split in stream_splits(str(source), image_size=image_size).items()}
     else:
         splits = folder.load_folder(source.paths[0], image_size, val_fraction, test_fraction, seed,
                                     allow_empty_classes, face_crop)
