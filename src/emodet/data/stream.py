@@ -77,7 +77,7 @@ class StreamedSplit:
         """
         import tensorflow as tf
 
-        faces = self._faces(tf, shuffle, seed)
+        faces = self.faces(shuffle, seed)
         classes = len(self.class_names)
         weights = None if class_weights is None else tf.constant(np.asarray(class_weights, np.float32))
 
@@ -99,9 +99,7 @@ class StreamedSplit:
     def load(self) -> LabelledImages:
         """The whole split in memory (for the small validation split of a streamed run)."""
         images, labels = [], []
-        import tensorflow as tf
-
-        for batch_images, batch_labels in self._faces(tf, False, 0).batch(512):
+        for batch_images, batch_labels in self.faces().batch(512):
             images.append(batch_images.numpy())
             labels.append(batch_labels.numpy())
         if not images:
@@ -110,28 +108,38 @@ class StreamedSplit:
         return LabelledImages(np.concatenate(images), one_hot(labels, len(self.class_names)), self.class_names,
                               np.arange(len(labels)), self.name, skipped=self.skipped)
 
-    def _faces(self, tf, shuffle: bool, seed: int):
-        """Single decoded faces ``(uint8 (S, S, 3), label)``, in order or shuffled."""
+    def faces(self, shuffle: bool = False, seed: int = 0):
+        """Single decoded faces ``(uint8 (S, S, 3), label)``, in stored order or shuffled."""
+        import tensorflow as tf
+
         if self.paths is not None:
-            pairs = tf.data.Dataset.from_tensor_slices((self.paths, self.labels.astype(np.int32)))
-            if shuffle:
-                pairs = pairs.shuffle(len(self.paths), seed=seed, reshuffle_each_iteration=True)
-            size = self.image_size
-            faces = pairs.map(lambda path, label: (_decode_file(tf, path, size), label),
-                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
-            return faces.ignore_errors()
+            return _file_faces(tf, self, shuffle, seed)
         if self.shards:
-            files = tf.data.Dataset.from_tensor_slices(list(self.shards))
-            if shuffle:
-                files = files.shuffle(len(self.shards), seed=seed, reshuffle_each_iteration=True)
-            records = files.interleave(tf.data.TFRecordDataset,  # in order (one file at a time) unless shuffled
-                                       cycle_length=min(4, len(self.shards)) if shuffle else 1,
-                                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
-            size = self.image_size
-            faces = records.map(lambda record: _parse_face(tf, record, size), num_parallel_calls=tf.data.AUTOTUNE)
-            return faces.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True) if shuffle else faces
+            return _shard_faces(tf, self, shuffle, seed)
         faces = _fer2013_rows(tf, self.source, self.usage).apply(tf.data.experimental.assert_cardinality(len(self)))
         return faces.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True) if shuffle else faces
+
+
+def _file_faces(tf, split: StreamedSplit, shuffle: bool, seed: int):
+    pairs = tf.data.Dataset.from_tensor_slices((split.paths, split.labels.astype(np.int32)))
+    if shuffle:
+        pairs = pairs.shuffle(len(split.paths), seed=seed, reshuffle_each_iteration=True)
+    size = split.image_size
+    faces = pairs.map(lambda path, label: (_decode_file(tf, path, size), label),
+                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+    return faces.ignore_errors()
+
+
+def _shard_faces(tf, split: StreamedSplit, shuffle: bool, seed: int):
+    files = tf.data.Dataset.from_tensor_slices(list(split.shards))
+    if shuffle:
+        files = files.shuffle(len(split.shards), seed=seed, reshuffle_each_iteration=True)
+    records = files.interleave(tf.data.TFRecordDataset,  # in order (one file at a time) unless shuffled
+                               cycle_length=min(4, len(split.shards)) if shuffle else 1,
+                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+    size = split.image_size
+    faces = records.map(lambda record: _parse_face(tf, record, size), num_parallel_calls=tf.data.AUTOTUNE)
+    return faces.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True) if shuffle else faces
 
 
 def _decode_file(tf, path, size: int):
@@ -161,7 +169,7 @@ def write_shards(spec: str, out_dir: str | Path, *, image_size: int, val_fractio
              "splits": {}}
     for name, split in splits.items():
         files, labels, writer = [], [], None
-        for image, label in split._faces(tf, False, 0):
+        for image, label in split.faces():
             if len(labels) % faces_per_shard == 0:
                 if writer is not None:
                     writer.close()
