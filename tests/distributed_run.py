@@ -13,20 +13,11 @@ import json
 import sys
 
 import keras
+from interruption import StopAfter
 
 from emodet.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from emodet.training.distribute import plan_distribution
 from emodet.training.run import train
-
-
-class StopAfter(keras.callbacks.Callback):
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt
 
 
 def recipe(csv: str, batch_size: int) -> RunConfig:

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from interruption import StopAfter
+
 from emodet.config import RunConfig, TrainConfig
 from emodet.errors import ConfigError
 from emodet.evaluation.metrics import evaluate
@@ -32,18 +34,6 @@ def test_short_training_beats_chance_on_held_out_rows(fer_splits, tmp_path):
     assert [row["stage"] for row in result.history] == [1, 2, 2, 2]
 
 
-class _StopAfter(keras.callbacks.Callback):
-    """Simulates an interruption (Ctrl-C) once ``epochs`` epochs have been checkpointed."""
-
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt
-
-
 def _tiny(fer_splits):
     return fer_splits["train"].stratified_sample(256, seed=1), fer_splits["val"].stratified_sample(64, seed=1)
 
@@ -53,7 +43,7 @@ def test_resume_continues_where_it_stopped(fer_splits, tmp_path):
     config = TrainConfig(batch_size=32, head_epochs=2, finetune_epochs=2, finetune_lr=1e-4)
     model = build_model("mobilenet_v2", train_rows.class_names, image_size=32, augment=0)
     with pytest.raises(KeyboardInterrupt):
-        fit(model, train_rows, val_rows, config, tmp_path, callbacks=[_StopAfter(3)])
+        fit(model, train_rows, val_rows, config, tmp_path, callbacks=[StopAfter(3)])
     state = RunState.load(tmp_path)
     assert (state.epoch, state.stage) == (3, 2)
     stopped = keras.saving.load_model(tmp_path / "last.keras")
