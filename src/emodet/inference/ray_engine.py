@@ -142,11 +142,12 @@ def _dataset(ray, inputs, model, detector, workers: int, batch_size: int, stride
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), workers * 4))) if items else None
     if dataset is not None:
         batch_size = max(1, min(batch_size, -(-len(items) // (2 * workers))))  # a small job still uses every actor
-        # A dead actor is restarted and its unfinished batch retried, as often as it takes.
+        # A dead actor is restarted and its unfinished batch retried, as often as it takes: Ray Data's
+        # own default for actor pools (max_restarts=-1, max_task_retries=-1), exercised by the tests.
         dataset = dataset.map_batches(
             DetectActor, fn_constructor_kwargs={"model": model, "detector": detector, "stride": stride},
             batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
-            num_gpus=gpus or None, max_restarts=-1, max_task_retries=-1)
+            num_gpus=gpus or None)
     if errors:
         unresolved = ray.data.from_items(errors)
         dataset = unresolved if dataset is None else dataset.union(unresolved)
