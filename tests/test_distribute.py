@@ -2,8 +2,7 @@
 
 Every run trains the same recipe (tests/distributed_run.py: a frozen backbone's head, no dropout
 or augmentation) on a real FER2013 slice with the same global batch of 64 and the same learning
-rate, so a data-parallel step computes the single-device step's gradient (on a full batch the
-mirrored step's weights equal the single-device step's to 2e-8). The stated tolerance: each
+rate, so a data-parallel step computes the single-device step's gradient. The stated tolerance: each
 epoch's training loss within 2% of the single-device run's, and the final validation accuracy
 within 3 points. What differs: float sums in another order; an uneven last batch (1,501 images
 make a last batch of 29, split 15/14) is averaged per replica, so its halves weigh alike; JAX

@@ -20,7 +20,7 @@ from emodet.config import RunConfig, from_dict, read_config_file, save_config
 from emodet.data.classmatch import match_classes
 from emodet.data.images import LabelledImages, concatenate, resized
 from emodet.data.sources import load_splits
-from emodet.data.stream import StreamedSplit
+from emodet.data.stream import StreamedSplit, stream_splits
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation.drift import profile_from_probs
 from emodet.evaluation.metrics import EvaluationReport, evaluate
@@ -114,8 +114,6 @@ def load_training_data(config: RunConfig) -> tuple[LabelledImages | StreamedSpli
 
 
 def _streamed_training_data(config: RunConfig) -> tuple[StreamedSplit, LabelledImages]:
-    from emodet.data.stream import stream_splits
-
     refused = [name for name, value in (("data.train_limit", config.data.train_limit),
                                         ("data.extra_source", config.data.extra_source),
                                         ("data.ferplus_blend", config.data.ferplus_blend),
