@@ -414,6 +414,11 @@ def _add_retrain(verbs) -> None:
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4, cosine-decayed)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
+    p.add_argument("--teacher", dest="teachers", action="append", default=[], metavar="MODEL.keras",
+                   help="distil from this model (repeatable: their probabilities are averaged, each with flip TTA) "
+                        "into the targets; with --from-scratch use --set train.teachers=A,B")
+    p.add_argument("--teacher-blend", type=float, default=0.5,
+                   help="the teachers' share of the training targets (default 0.5; the rest is the label)")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--from-scratch", action="store_true",
                    help="train a new model with --config's recipe (e.g. configs/fer2013-small_cnn-v3.yaml, the "
@@ -437,7 +442,8 @@ def _run_retrain(args) -> int:
         raise EmodetError("--config and --set go with --from-scratch; fine-tuning keeps the model's own recipe")
     result = retrain(model_location(args.model, args.registry), args.data, args.run_dir, replay=args.replay,
                      replay_share=args.replay_share, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
-                     drop_unknown=args.drop_unknown_classes, log=print)
+                     drop_unknown=args.drop_unknown_classes, teachers=args.teachers, teacher_blend=args.teacher_blend,
+                     log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; model saved to {result.run_dir / 'best.keras'}")
     log_and_register(result.run_dir, args.register, args.registry)
     return 0
@@ -447,6 +453,8 @@ def _retrain_from_scratch(args) -> int:
     from emodet.config import load_config
     from emodet.training.run import train
 
+    if args.teachers:
+        raise EmodetError("with --from-scratch, name the teachers in the recipe: --set train.teachers=A.keras,B.keras")
     if args.model or not (args.config and args.replay):
         raise EmodetError("--from-scratch trains a new model: give --config (the recipe) and --replay (the old "
                           "data), and no model to start from")

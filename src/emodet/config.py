@@ -95,6 +95,12 @@ class TrainConfig:
     # Metric that selects the best checkpoint on the validation split.
     monitor: str = "val_accuracy"
     seed: int = 42
+    # Knowledge distillation (emodet.training.distill): comma-separated .keras teacher models whose
+    # mean probabilities over the training images are blended into the training targets with this
+    # share, (1 - b) * target + b * teacher; each teacher averaged over the face and its mirror image.
+    teachers: str = ""
+    teacher_blend: float = 0.5
+    teacher_tta: bool = True
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,7 @@ def validate(config: RunConfig) -> None:
         ("data.ferplus_blend", d.ferplus_blend, 0.0, 1.0),
         ("model.augment_blur", m.augment_blur, 0.0, 3.0),
         ("train.class_weight_power", t.class_weight_power, 0.0, 1.0),
+        ("train.teacher_blend", t.teacher_blend, 0.0, 1.0),
     ):
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high}, got {value}")

@@ -21,6 +21,7 @@ from emodet.data.classmatch import match_classes
 from emodet.data.images import concatenate, resized
 from emodet.data.sources import load_splits
 from emodet.errors import ConfigError, DataError
+from emodet.training.distill import check_teachers, distilled, teacher_probabilities
 
 LINEAGE = "lineage.json"
 
@@ -35,8 +36,13 @@ class RetrainResult:
 
 def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, replay: str | None = None,
             replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
-            augment: float = 1.0, seed: int = 42, drop_unknown: bool = False, log=None) -> RetrainResult:
-    """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay."""
+            augment: float = 1.0, seed: int = 42, drop_unknown: bool = False, teachers=(),
+            teacher_blend: float = 0.5, teacher_tta: bool = True, log=None) -> RetrainResult:
+    """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay.
+
+    ``teachers`` (models or ``.keras`` paths) distil into it: their mean probabilities over the
+    training mix make ``teacher_blend`` of its targets (:mod:`emodet.training.distill`).
+    """
     import keras
 
     from emodet.models.classifier import describe
@@ -48,6 +54,7 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     run_dir = Path(run_dir)
     if (run_dir / BEST).exists():
         raise ConfigError(f"{run_dir} already holds a trained model; choose another run directory")
+    check_teachers(teachers)
     parent, parent_path = _load_parent(model_path)
     contract = describe(parent)
     new = load_splits(data, image_size=contract.crop_size, seed=seed)
@@ -60,6 +67,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
         old = match_classes(load_splits(replay, seed=seed)["train"], contract.class_names, drop_unknown=True)
         count = int(round(len(train) * replay_share / (1.0 - replay_share)))
         mix = concatenate([train, resized(old.stratified_sample(count, seed), contract.crop_size)], "train")
+    if teachers:
+        mix = distilled(mix, teacher_probabilities(teachers, mix, tta=teacher_tta), teacher_blend)
     keras.utils.set_random_seed(seed)
     model = _trainable_copy(parent, augment, seed)
     config = TrainConfig(batch_size=batch_size, head_epochs=0, finetune_epochs=epochs, finetune_lr=learning_rate,
@@ -71,7 +80,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
                "replay_share": replay_share, "train_images": len(mix), "new_train_images": len(train),
                "train_fingerprint": mix.fingerprint(), "val_fingerprint": val.fingerprint(),
-               "epochs": epochs, "learning_rate": learning_rate}
+               "epochs": epochs, "learning_rate": learning_rate,
+               "teachers": [str(t) for t in teachers if isinstance(t, (str, Path))], "teacher_blend": teacher_blend if teachers else 0.0}
     (run_dir / LINEAGE).write_text(json.dumps(lineage, indent=2))
     return RetrainResult(run_dir, best, report.accuracy, lineage)
 

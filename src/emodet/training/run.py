@@ -27,6 +27,7 @@ from emodet.evaluation.metrics import EvaluationReport, evaluate
 from emodet.models.backbones import get_backbone
 from emodet.models.classifier import build_from_config, describe
 from emodet.training import recorder
+from emodet.training.distill import check_teachers, distilled, teacher_paths, teacher_probabilities
 from emodet.training.distribute import Distribution
 from emodet.training.fit import fit
 from emodet.training.precision import dtype_policy
@@ -66,6 +67,7 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     distribution = distribution or Distribution()
     run_dir = Path(run_dir) if distribution.is_chief else Path(run_dir) / f"worker-{distribution.worker}"
     _prepare_run_dir(run_dir, config, resume)
+    check_teachers(teacher_paths(config.train.teachers))
     train_data, val_data = load_training_data(config)
     say(f"data: {len(train_data)} training and {len(val_data)} validation images, "
         f"classes {', '.join(train_data.class_names)}")
@@ -110,6 +112,9 @@ def load_training_data(config: RunConfig) -> tuple[LabelledImages | StreamedSpli
     val = splits["val"].stratified_sample(config.data.val_limit, config.train.seed + 1)
     if config.data.extra_source:
         train, val = _with_extra(config, train, val)
+    if config.train.teachers:
+        probs = teacher_probabilities(teacher_paths(config.train.teachers), train, tta=config.train.teacher_tta)
+        train = distilled(train, probs, config.train.teacher_blend)
     return train, val
 
 
@@ -117,7 +122,8 @@ def _streamed_training_data(config: RunConfig) -> tuple[StreamedSplit, LabelledI
     refused = [name for name, value in (("data.train_limit", config.data.train_limit),
                                         ("data.extra_source", config.data.extra_source),
                                         ("data.ferplus_blend", config.data.ferplus_blend),
-                                        ("data.soft_targets", config.data.soft_targets)) if value]
+                                        ("data.soft_targets", config.data.soft_targets),
+                                        ("train.teachers", config.train.teachers)) if value]
     if refused:
         raise ConfigError(f"data.stream=true reads the data as it is stored; {', '.join(refused)} need(s) it in memory: "
                           "unset them or set data.stream=false")
