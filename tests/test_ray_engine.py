@@ -72,6 +72,37 @@ def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cac
     assert _parquet_records(out) == resumed  # the repaired shard's twin was written again
 
 
+def test_videos_split_into_ranges_and_inputs_named_by_uri(photos, model_cache, tmp_path, capsys):
+    """A 40-frame video in ranges of 8 frames, images and a video listed through a ``file://`` URI
+    (pyarrow's filesystem layer, as for ``s3://``), and a URI that names nothing: the local
+    engine and Ray give the same records, each frame once and one completion per video."""
+    long = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(long), cv2.VideoWriter_fourcc(*"MJPG"), 10, (200, 200))
+    for i in range(40):
+        face = cv2.imread(str(photos / f"img{i % 24:03d}.png"))
+        writer.write(face)
+    writer.release()
+    sources = [f"file://{photos}/img00*.png", str(long), f"file://{photos}/clip.avi", "file:///nowhere/emodet/"]
+    out = tmp_path / "out"
+    assert main(["detect", *sources, "--engine", "ray", "--workers", "2", "--frames-per-task", "8",
+                 "--output-dir", str(out)]) == 1
+    assert "1 failed" in capsys.readouterr().out
+    assert main(["detect", *sources, "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
+    local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
+    records = _records(out)
+    key = lambda r: (r["source"], r.get("frame", -1), r.get("frames"), "error" in r)  # noqa: E731
+    assert sorted(map(key, records)) == sorted(map(key, local))
+    labels = {key(r): [f["label"] for f in r.get("faces", [])] for r in local}
+    assert all([f["label"] for f in r.get("faces", [])] == labels[key(r)] for r in records)
+    assert sorted(r["frame"] for r in records if r["source"] == str(long) and "frame" in r) == list(range(40))
+    completed = [(r["source"], r["frames"]) for r in records if r.get("completed")]
+    assert sorted(completed) == sorted([(str(long), 40), (f"file://{photos}/clip.avi", 6)])
+    images = sorted(r["source"] for r in records if "faces" in r and "frame" not in r)
+    assert images == [f"file://{photos}/img{i:03d}.png" for i in range(10)]
+    (error,) = [r for r in records if "error" in r]
+    assert error["source"] == "file:///nowhere/emodet/" and "does not exist" in error["error"]
+
+
 def _parquet_records(folder):
     import pyarrow.parquet as pq
 

@@ -50,6 +50,23 @@ def test_stride_skips_frames(detector, tmp_path):
     assert [r.frame_index for r in results] == [0, 3, 6, 9]
 
 
+def test_frame_ranges_cover_the_video_once_and_read_the_same_frames(tmp_path):
+    from emodet.inference.video import FrameReader, frame_ranges
+
+    path = make_video(tmp_path / "long.mp4", frames=40)
+    ranges = frame_ranges(str(path), 8, stride=3)
+    assert ranges == [(0, 9), (9, 18), (18, 27), (27, 36), (36, None)]  # each starts on a strided frame
+    full = {frame.index: frame.rgb for frame in FrameReader(str(path), stride=3)}
+    parts = [FrameReader(str(path), stride=3, start=start, stop=stop) for start, stop in ranges]
+    frames = [frame for reader in parts for frame in reader]
+    assert [f.index for f in frames] == sorted(full) == list(range(0, 40, 3))
+    assert all(np.array_equal(f.rgb, full[f.index]) for f in frames)  # the seek lands on the frame itself
+    assert {reader.ended for reader in parts} == {"end"}
+    past = FrameReader(str(path), start=60, stop=70)  # a range past the end of a short frame count
+    assert list(past) == [] and past.ended == "end"
+    assert frame_ranges(str(tmp_path / "missing.mp4"), 8) == [(0, None)]  # its error comes from reading it
+
+
 def test_two_faces_keep_two_ids(detector, tmp_path):
     results = list(detector.stream(make_video(tmp_path / "two.mp4", faces=2)))
     ids = [sorted(face.track_id for face in r.faces) for r in results]

@@ -599,6 +599,9 @@ def _add_detect(verbs) -> None:
     p.add_argument("--parquet", action="store_true",
                    help="with --engine ray: also write each shard as part-NNNNN.parquet (the same records and fields)")
     p.add_argument("--workers", type=int, help="with --engine ray: actors (default: the cluster's CPUs)")
+    p.add_argument("--frames-per-task", type=int,
+                   help="with --engine ray: cut videos into ranges of this many frames, each a task any actor may "
+                        "take (default 300), so one long video uses many workers")
     p.add_argument("--address", help="with --engine ray: a running Ray cluster to join (HOST:6379, or auto); "
                                      "default: Ray started in this process")
     p.set_defaults(handler=_run_detect)
@@ -670,12 +673,14 @@ def _detect_on_ray(args) -> int:
         raise EmodetError("--engine ray writes its results into --output-dir (JSON Lines shards) and always resumes; "
                           + (f"{', '.join(unsupported)} go with the local engine" if unsupported
                              else "give --output-dir"))
-    if args.workers is not None and args.workers < 1:
-        raise EmodetError(f"--workers must be at least 1, got {args.workers}")
+    for flag, value in (("--workers", args.workers), ("--frames-per-task", args.frames_per_task)):
+        if value is not None and value < 1:
+            raise EmodetError(f"{flag} must be at least 1, got {value}")
     model = model_location(args.model, args.registry)
     summary = detect_with_ray(args.sources, args.output_dir, model=str(model) if model else None,
                               detector=args.detector, workers=args.workers, address=args.address,
-                              stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet)
+                              stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet,
+                              **({"frames_per_task": args.frames_per_task} if args.frames_per_task else {}))
     print(f"{summary.inputs} input(s) processed, {summary.skipped} already done; {summary.records} record(s), "
           f"{summary.faces} face(s), {len(summary.failures)} failed; results in {summary.output_dir}")
     if summary.replaced_workers:
@@ -698,7 +703,8 @@ def _check_detect_args(args) -> None:
     if args.retry_failed and not args.resume and args.engine != "ray":
         raise EmodetError("--retry-failed goes with --resume (it says what to do with inputs that failed before)")
     ray_only = [flag for flag, value in (("--output-dir", args.output_dir), ("--parquet", args.parquet),
-                                         ("--workers", args.workers), ("--address", args.address)) if value]
+                                         ("--workers", args.workers), ("--address", args.address),
+                                         ("--frames-per-task", args.frames_per_task)) if value]
     if ray_only and args.engine != "ray":
         raise EmodetError(f"{', '.join(ray_only)} go(es) with --engine ray; the local engine writes --jsonl/--csv/--json")
 

@@ -24,18 +24,32 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".
 
 def read_image(path: str | Path) -> np.ndarray:
     """Decode ``path`` to an upright RGB uint8 array, or raise :class:`MediaError` naming the file."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"image {path} does not exist")
     if path.stat().st_size == 0:
         raise MediaError(f"image {path} is an empty (0-byte) file")
+    return _decode(path, path)
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """Like :func:`read_image` for a file's bytes (read from elsewhere); ``name`` is reported in errors."""
+    import io
+
+    if not data:
+        raise MediaError(f"image {name} is an empty (0-byte) file")
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(file, path) -> np.ndarray:
+    """Decode an open file or a path; ``path`` is what the errors name."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             # Pillow warns above its own limit; ours is lower and gives the message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(file) as img:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise MediaError(f"image {path} is {width}x{height} pixels, above the {MAX_PIXELS:,}-pixel "

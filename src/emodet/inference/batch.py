@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 from emodet.errors import EmodetError
 from emodet.imageio import animation_note, read_image
+from emodet.inference.remote import is_remote, local_copy, read_remote_image, temporary_folder
 from emodet.inference.sinks import AnnotatedSaver, Record
 from emodet.inference.sources import Input
 
@@ -31,7 +32,7 @@ def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedS
             yield Record(item.name, error=item.error)
         elif item.kind == "image":
             try:
-                image = read_image(item.name)
+                image = read_remote_image(item.name) if is_remote(item.name) else read_image(item.name)
             except EmodetError as exc:
                 yield from _flush(detector, pending, saver)
                 yield Record(item.name, error=str(exc))
@@ -43,7 +44,7 @@ def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedS
                 yield from _flush(detector, pending, saver)
         else:
             yield from _flush(detector, pending, saver)
-            yield from _video(detector, item.name, stride, saver, on_frame)
+            yield from _video(detector, item, stride, saver, on_frame)
     yield from _flush(detector, pending, saver)
 
 
@@ -68,9 +69,24 @@ def _pixels(pending: list) -> int:
     return sum(image.shape[0] * image.shape[1] for _, image in pending)
 
 
-def _video(detector, source: str, stride: int, saver, on_frame) -> Iterator[Record]:
+def _video(detector, item: Input, stride: int, saver, on_frame) -> Iterator[Record]:
+    if is_remote(item.name):
+        with temporary_folder() as folder:
+            try:
+                path = local_copy(item.name, folder)
+            except EmodetError as exc:
+                yield Record(item.name, error=str(exc))
+                return
+            yield from _frames(detector, item, str(path), stride, saver, on_frame)
+    else:
+        yield from _frames(detector, item, item.name, stride, saver, on_frame)
+
+
+def _frames(detector, item: Input, path: str, stride: int, saver, on_frame) -> Iterator[Record]:
+    """Records for the frames of ``item`` read from ``path`` (the file, or a local copy of it)."""
+    source = item.name
     try:
-        frames = detector.stream(source, stride=stride)
+        frames = detector.stream(path, stride=stride, start=item.start, stop=item.stop)
         fps = None
         for result, image in frames.with_images():
             if saver is not None:
@@ -87,7 +103,7 @@ def _video(detector, source: str, stride: int, saver, on_frame) -> Iterator[Reco
             saver.close_video(source)
     if frames.ended != "end":
         yield Record(source, error=frames.ended or "the stream ended without a reason")
-    elif frames.frames_read == 0:
+    elif frames.frames_read == 0 and item.start == 0:  # a later range may lie past an estimated end
         yield Record(source, error=f"video {source} opened but holds no frames that can be decoded")
     else:
         yield Record(source, completed=frames.frames_read)

@@ -92,12 +92,14 @@ class EmotionDetector:
             results.append(self._result(rgb, faces, face_probs, source))
         return results
 
-    def stream(self, source, stride: int = 1) -> "FrameStream":
-        """Results frame by frame for a video file, a webcam index or a stream URL."""
+    def stream(self, source, stride: int = 1, start: int = 0, stop: int | None = None) -> "FrameStream":
+        """Results frame by frame for a video file, a webcam index or a stream URL; ``start`` and
+        ``stop`` read one range of a file's frames (tracks then start anew at ``start``)."""
         from emodet.inference.tracking import FaceTracker
         from emodet.inference.video import FrameReader
 
-        return FrameStream(self, FrameReader(source, stride=stride), FaceTracker(smoothing=self.smoothing))
+        reader = FrameReader(source, stride=stride, start=start, stop=stop)
+        return FrameStream(self, reader, FaceTracker(smoothing=self.smoothing))
 
     def _classify(self, images: list[np.ndarray], found: list[list]) -> np.ndarray:
         from emodet.inference.align import align_faces

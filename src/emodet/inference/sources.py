@@ -1,8 +1,9 @@
 """Turning what a user names on the command line into inputs: images, videos and streams.
 
 A source is an image file, a directory (searched recursively), a glob pattern, a video file,
-a webcam index or a stream URL. Expansion never fails: a missing path becomes an input that
-carries its error, so a batch run records it and goes on.
+a webcam index, a stream URL, or any of the first four on another filesystem written as a URI
+(``s3://bucket/photos/``, :mod:`emodet.inference.remote`). Expansion never fails: a missing
+path becomes an input that carries its error, so a batch run records it and goes on.
 
 Directories are walked without following symbolic links to directories (as ``find`` does by
 default), for folders and ``**`` globs alike, so a symlink loop can neither repeat inputs nor
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from emodet.imageio import IMAGE_SUFFIXES
+from emodet.inference.remote import is_remote
 from emodet.inference.video import VIDEO_SUFFIXES, is_url, is_webcam
 
 
@@ -27,6 +29,9 @@ class Input:
     name: str  # what results and errors are reported under
     kind: str  # "image", "video" or "stream"
     error: str | None = None  # set when the source could not be resolved
+    # Videos only: the frame range to read (the Ray engine splits long videos; stop None: to the end).
+    start: int = 0
+    stop: int | None = None
 
 
 def expand_sources(sources: list[str]) -> list[Input]:
@@ -36,7 +41,8 @@ def expand_sources(sources: list[str]) -> list[Input]:
         inputs.extend(_expand(str(source)))
     seen, unique = set(), []
     for item in inputs:
-        key = os.path.realpath(item.name) if item.kind != "stream" and not item.error else item.name
+        local = item.kind != "stream" and not item.error and not is_remote(item.name)
+        key = os.path.realpath(item.name) if local else item.name
         if key not in seen:
             seen.add(key)
             unique.append(item)
@@ -56,15 +62,19 @@ def walk_files(root: Path) -> Iterator[Path]:
 def _expand(source: str) -> list[Input]:
     if is_webcam(source) or is_url(source):
         return [Input(source, "stream")]
+    from emodet.inference.remote import list_inputs
+
+    if is_remote(source):  # s3://, gs://, file://, ...: listed through pyarrow/fsspec
+        return [Input(uri, kind or "image", error) for uri, kind, error in list_inputs(source)]
     path = Path(source).expanduser()
     if path.is_dir():
-        files = [p for p in walk_files(path) if _media_kind(p)]
+        files = [p for p in walk_files(path) if media_kind(p)]
         if not files:
             return [Input(source, "image", f"directory {source} holds no image or video files "
                                            f"({', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})")]
-        return [Input(str(p), _media_kind(p)) for p in files]
+        return [Input(str(p), media_kind(p)) for p in files]
     if path.is_file():
-        return [Input(str(path), _media_kind(path) or "image")]
+        return [Input(str(path), media_kind(path) or "image")]
     if path.is_symlink():
         return [Input(source, "image", f"{source} is a broken symbolic link (it points to "
                                        f"{os.readlink(path)!r}, which does not resolve to a file)")]
@@ -72,7 +82,7 @@ def _expand(source: str) -> list[Input]:
         files = list(_glob(str(path)))
         if not files:
             return [Input(source, "image", f"no files match {source}")]
-        return [Input(str(p), _media_kind(p) or "image") for p in files]
+        return [Input(str(p), media_kind(p) or "image") for p in files]
     return [Input(source, "image", f"{source} does not exist (expected an image, a video, a directory, a glob "
                                    "pattern, a webcam index such as 0, or an rtsp:// or http:// URL)")]
 
@@ -83,7 +93,7 @@ def _glob(pattern: str) -> Iterator[Path]:
     parts = Path(pattern).parts
     literal = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
     root = Path(*parts[:literal]) if literal else Path(".")
-    regex = re.compile(_translate("/".join(parts[literal:])))
+    regex = re.compile(glob_regex("/".join(parts[literal:])))
     if not root.is_dir():
         return
     for path in walk_files(root):
@@ -91,7 +101,7 @@ def _glob(pattern: str) -> Iterator[Path]:
             yield path
 
 
-def _translate(pattern: str) -> str:
+def glob_regex(pattern: str) -> str:
     """A glob pattern over ``/``-separated relative paths as a regex (``**/`` spans zero or more folders)."""
     out, i = [], 0
     while i < len(pattern):
@@ -118,7 +128,7 @@ def _translate(pattern: str) -> str:
     return "".join(out)
 
 
-def _media_kind(path: Path) -> str | None:
+def media_kind(path: Path) -> str | None:
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"

@@ -47,6 +47,10 @@ class FrameReader:
     source: str | int
     stride: int = 1
     max_failures: int = 10  # consecutive unreadable frames tolerated before giving up
+    # Read only frames start..stop-1 of a file (stop None: to its end), so several workers can
+    # share one long video; frame indices (and the stride) still count from the file's start.
+    start: int = 0
+    stop: int | None = None
     ended: str | None = field(default=None, init=False)
     frames_read: int = field(default=0, init=False)
     fps: float = field(default=0.0, init=False)
@@ -55,6 +59,8 @@ class FrameReader:
     def __post_init__(self):
         if self.stride < 1:
             raise ConfigError(f"frame stride must be at least 1, got {self.stride}")
+        if self.start < 0 or (self.stop is not None and self.stop <= self.start):
+            raise ConfigError(f"frame range must satisfy 0 <= start < stop, got {self.start}..{self.stop}")
 
     def __iter__(self) -> Iterator[Frame]:
         import cv2
@@ -63,12 +69,16 @@ class FrameReader:
         fps = self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         total = self.total_frames = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         started = time.monotonic()
-        index, failures = 0, 0
+        index, failures = self._seek(capture, live), 0
         try:
             while True:
+                if self.stop is not None and index >= self.stop:
+                    self.ended = "end"
+                    return
                 if not capture.grab():
-                    # The normal end: past the last frame a file (or a video served over HTTP) announced.
-                    if (total > 0 and index >= total - 1) or (not live and total == 0):
+                    # The normal end: past the last frame a file (or a video served over HTTP) announced,
+                    # or a range that starts past the real end of a file whose frame count was an estimate.
+                    if (total > 0 and index >= total - 1) or (not live and total == 0) or (self.start > 0 and index == self.start):
                         self.ended = "end"
                         return
                     failures += 1
@@ -86,6 +96,17 @@ class FrameReader:
                 index += 1
         finally:
             capture.release()
+
+    def _seek(self, capture, live: bool) -> int:
+        """Position a file at frame ``start``; returns the index of the next frame grabbed."""
+        import cv2
+
+        if self.start == 0:
+            return 0
+        if live:
+            raise ConfigError(f"a frame range needs a video file, not a live source ({self.source})")
+        capture.set(cv2.CAP_PROP_POS_FRAMES, self.start)
+        return self.start
 
     def _open(self):
         import cv2
@@ -112,3 +133,21 @@ class FrameReader:
         if live:
             return f"stream {self.source} stopped sending frames after frame {index}"
         return f"video {self.source}: frame {index} of {total} could not be decoded; stopped there"
+
+
+def frame_ranges(path: str, frames_per_range: int, stride: int = 1) -> list[tuple[int, int | None]]:
+    """``path``'s frames cut into ranges of about ``frames_per_range`` frames, ``(start, stop)`` each
+    (the last open-ended, in case the file's frame count is short), so several workers can share
+    one long video. Each range starts on a strided frame. A file whose container gives no frame
+    count, or that cannot be opened, is one range (its error then comes from reading it)."""
+    import cv2
+
+    if frames_per_range < 1:
+        raise ConfigError(f"frames per range must be at least 1, got {frames_per_range}")
+    capture = cv2.VideoCapture(str(path)) if Path(path).is_file() else None
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if capture is not None and capture.isOpened() else 0
+    if capture is not None:
+        capture.release()
+    span = -(-frames_per_range // stride) * stride
+    count = max(1, -(-total // span))
+    return [(k * span, (k + 1) * span if k < count - 1 else None) for k in range(count)]
