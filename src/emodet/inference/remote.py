@@ -99,7 +99,9 @@ def _filesystem(uri: str):
         raise MediaError(f"reading {uri} needs pyarrow; install it with pip install \"emodet[ray]\"") from None
     try:
         return pafs.FileSystem.from_uri(uri)
-    except (ValueError, OSError, NotImplementedError) as arrow_error:
+    except OSError as exc:  # pyarrow knows the scheme but cannot reach the store
+        raise MediaError(f"cannot reach {uri} ({exc}); check the address, the network and your credentials") from None
+    except (ValueError, NotImplementedError) as arrow_error:
         try:
             import fsspec
 
