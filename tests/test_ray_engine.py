@@ -73,20 +73,22 @@ def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cac
 
 
 def test_videos_split_into_ranges_and_inputs_named_by_uri(photos, model_cache, tmp_path, capsys):
-    """A 40-frame video in ranges of 8 frames, images and a video listed through a ``file://`` URI
-    (pyarrow's filesystem layer, as for ``s3://``), and a URI that names nothing: the local
-    engine and Ray give the same records, each frame once and one completion per video."""
+    """A 40-frame video in ranges of 8 frames, images (one broken) and a video listed through a
+    ``file://`` URI (pyarrow's filesystem layer, as for ``s3://``), images decoded in Ray tasks, and
+    a URI that names nothing: the local engine and Ray give the same records, each frame once and
+    one completion per video."""
     long = tmp_path / "long.avi"
     writer = cv2.VideoWriter(str(long), cv2.VideoWriter_fourcc(*"MJPG"), 10, (200, 200))
     for i in range(40):
         face = cv2.imread(str(photos / f"img{i % 24:03d}.png"))
         writer.write(face)
     writer.release()
-    sources = [f"file://{photos}/img00*.png", str(long), f"file://{photos}/clip.avi", "file:///nowhere/emodet/"]
+    sources = [f"file://{photos}/img00*.png", f"file://{photos}/cut.png", str(long), f"file://{photos}/clip.avi",
+               "file:///nowhere/emodet/"]
     out = tmp_path / "out"
     assert main(["detect", *sources, "--engine", "ray", "--workers", "2", "--frames-per-task", "8",
-                 "--output-dir", str(out)]) == 1
-    assert "1 failed" in capsys.readouterr().out
+                 "--decode-in-tasks", "--output-dir", str(out)]) == 1
+    assert "2 failed" in capsys.readouterr().out
     assert main(["detect", *sources, "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
     local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
     records = _records(out)
@@ -99,8 +101,9 @@ def test_videos_split_into_ranges_and_inputs_named_by_uri(photos, model_cache, t
     assert sorted(completed) == sorted([(str(long), 40), (f"file://{photos}/clip.avi", 6)])
     images = sorted(r["source"] for r in records if "faces" in r and "frame" not in r)
     assert images == [f"file://{photos}/img{i:03d}.png" for i in range(10)]
-    (error,) = [r for r in records if "error" in r]
-    assert error["source"] == "file:///nowhere/emodet/" and "does not exist" in error["error"]
+    errors = {r["source"]: r["error"] for r in records if "error" in r}
+    assert "does not exist" in errors.pop("file:///nowhere/emodet/")
+    assert "damaged or truncated" in errors.pop(f"file://{photos}/cut.png") and not errors
 
 
 def _parquet_records(folder):
@@ -116,6 +119,8 @@ def _parquet_records(folder):
     (["--engine", "ray", "--output-dir", "OUT", "--address", "127.0.0.1:1"], "cannot reach the Ray cluster"),
     (["--engine", "ray", "--output-dir", "/proc/emodet-out"], "cannot write results into /proc/emodet-out"),
     (["--parquet", "--jsonl", "x.jsonl"], "--parquet go(es) with --engine ray"),
+    (["--engine", "ray", "--output-dir", "OUT", "--frames-per-task", "0"], "--frames-per-task must be at least 1"),
+    (["--engine", "ray", "--output-dir", "OUT", "--gpus-per-worker", "-1"], "--gpus-per-worker must be positive"),
 ])
 def test_bad_ray_requests_are_one_line(photos, tmp_path, argv, fragment, capsys):
     argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]

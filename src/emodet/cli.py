@@ -602,6 +602,12 @@ def _add_detect(verbs) -> None:
     p.add_argument("--frames-per-task", type=int,
                    help="with --engine ray: cut videos into ranges of this many frames, each a task any actor may "
                         "take (default 300), so one long video uses many workers")
+    p.add_argument("--gpus-per-worker", type=float,
+                   help="with --engine ray: GPUs each actor holds (e.g. 1, or 0.5 to share one between two); "
+                        "--workers then defaults to the cluster's GPUs divided by this")
+    p.add_argument("--decode-in-tasks", action="store_true", default=None,
+                   help="with --engine ray: decode images in Ray tasks ahead of the actors (default: only when the "
+                        "actors hold GPUs; a local Ray then gets one CPU more than --workers for them)")
     p.add_argument("--address", help="with --engine ray: a running Ray cluster to join (HOST:6379, or auto); "
                                      "default: Ray started in this process")
     p.set_defaults(handler=_run_detect)
@@ -676,10 +682,13 @@ def _detect_on_ray(args) -> int:
     for flag, value in (("--workers", args.workers), ("--frames-per-task", args.frames_per_task)):
         if value is not None and value < 1:
             raise EmodetError(f"{flag} must be at least 1, got {value}")
+    if args.gpus_per_worker is not None and args.gpus_per_worker <= 0:
+        raise EmodetError(f"--gpus-per-worker must be positive (leave it out for CPU-only actors), got {args.gpus_per_worker}")
     model = model_location(args.model, args.registry)
     summary = detect_with_ray(args.sources, args.output_dir, model=str(model) if model else None,
                               detector=args.detector, workers=args.workers, address=args.address,
                               stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet,
+                              decode_in_tasks=args.decode_in_tasks, gpus_per_worker=args.gpus_per_worker or 0.0,
                               **({"frames_per_task": args.frames_per_task} if args.frames_per_task else {}))
     print(f"{summary.inputs} input(s) processed, {summary.skipped} already done; {summary.records} record(s), "
           f"{summary.faces} face(s), {len(summary.failures)} failed; results in {summary.output_dir}")
@@ -704,7 +713,9 @@ def _check_detect_args(args) -> None:
         raise EmodetError("--retry-failed goes with --resume (it says what to do with inputs that failed before)")
     ray_only = [flag for flag, value in (("--output-dir", args.output_dir), ("--parquet", args.parquet),
                                          ("--workers", args.workers), ("--address", args.address),
-                                         ("--frames-per-task", args.frames_per_task)) if value]
+                                         ("--frames-per-task", args.frames_per_task),
+                                         ("--decode-in-tasks", args.decode_in_tasks),
+                                         ("--gpus-per-worker", args.gpus_per_worker)) if value]
     if ray_only and args.engine != "ray":
         raise EmodetError(f"{', '.join(ray_only)} go(es) with --engine ray; the local engine writes --jsonl/--csv/--json")
 

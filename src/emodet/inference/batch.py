@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+import numpy as np
+
 from emodet.errors import EmodetError
 from emodet.imageio import animation_note, read_image
 from emodet.inference.remote import is_remote, local_copy, read_remote_image, temporary_folder
@@ -22,9 +24,16 @@ from emodet.inference.sources import Input
 MAX_PIXELS_IN_FLIGHT = 160_000_000
 
 
+def read_input_image(name: str) -> np.ndarray:
+    """The image an input names (a local path or a URI) as RGB uint8; :class:`EmodetError` if it cannot be."""
+    return read_remote_image(name) if is_remote(name) else read_image(name)
+
+
 def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedSaver | None = None,
-            batch_size: int = 8, on_frame: Callable[[], None] | None = None) -> Iterator[Record]:
-    """Records for every input in order; ``on_frame`` is called once per video frame (for progress)."""
+            batch_size: int = 8, on_frame: Callable[[], None] | None = None,
+            read: Callable[[str], np.ndarray] = read_input_image) -> Iterator[Record]:
+    """Records for every input in order; ``on_frame`` is called once per video frame (for progress).
+    ``read`` gives an image input's pixels (the Ray engine hands over images decoded elsewhere)."""
     pending: list[tuple[str, object]] = []
     for item in inputs:
         if item.error:
@@ -32,7 +41,7 @@ def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedS
             yield Record(item.name, error=item.error)
         elif item.kind == "image":
             try:
-                image = read_remote_image(item.name) if is_remote(item.name) else read_image(item.name)
+                image = read(item.name)
             except EmodetError as exc:
                 yield from _flush(detector, pending, saver)
                 yield Record(item.name, error=str(exc))

@@ -29,7 +29,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emodet.errors import ConfigError
+from emodet.errors import ConfigError, MediaError
 from emodet.inference.sinks import Record, finished_sources, read_jsonl
 
 SHARD_RECORDS = 10_000  # records per JSON Lines shard before the next one is started
@@ -55,9 +55,15 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
                     detector: str | None = None, workers: int | None = None, address: str | None = None,
                     batch_size: int = 32, stride: int = 1, gpus_per_worker: float = 0.0,
                     retry_failed: bool = False, parquet: bool = False,
-                    frames_per_task: int = FRAMES_PER_TASK) -> RaySummary:
+                    frames_per_task: int = FRAMES_PER_TASK, decode_in_tasks: bool | None = None) -> RaySummary:
     """Detect emotions in every input of ``sources`` with a pool of ``workers`` Ray actors; a video
-    is cut into ranges of ``frames_per_task`` frames that any actor may take."""
+    is cut into ranges of ``frames_per_task`` frames that any actor may take.
+
+    ``decode_in_tasks`` reads and decodes images in Ray tasks of their own, ahead of the actors,
+    so that actors holding a GPU spend it on detection only; by default it is on exactly when
+    ``gpus_per_worker`` is set (on CPUs the actors decode their own images: see the README).
+    Started locally, Ray then gets one CPU more than ``workers`` for those tasks.
+    """
     from emodet.inference.sources import expand_sources
 
     output_dir = _writable(Path(output_dir))
@@ -74,11 +80,13 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
         if parquet:
             write_parquet_twins(output_dir)
         return summary
-    ray = _start_ray(address, workers)
+    decode_in_tasks = gpus_per_worker > 0 if decode_in_tasks is None else decode_in_tasks
+    ray = _start_ray(address, workers and workers + int(decode_in_tasks))
     try:
-        pool = workers or _cluster_cpus(ray)
+        pool = workers or _default_pool(ray, gpus_per_worker, decode_in_tasks)
         items, videos = _work_items(inputs, frames_per_task, stride)
-        dataset = _dataset(ray, items, inputs, model, detector, pool, batch_size, stride, gpus_per_worker)
+        dataset = _dataset(ray, items, inputs, model, detector, pool, batch_size, stride, gpus_per_worker,
+                           decode_in_tasks)
         pids = set()
         with _ShardWriter(output_dir, keep=done) as writer:
             for row in dataset.iter_rows():
@@ -166,16 +174,48 @@ class DetectActor:
         self.stride = stride
 
     def __call__(self, batch: dict) -> dict:
-        from emodet.inference.batch import process
+        from emodet.inference.batch import process, read_input_image
         from emodet.inference.sources import Input
+
+        decoded = dict(zip(map(str, batch["name"]), zip(batch["pixels"], batch["decode_error"]))) \
+            if "pixels" in batch else {}
+
+        def read(name: str):
+            if name not in decoded:
+                return read_input_image(name)
+            pixels, error = decoded[name]
+            if error:
+                raise MediaError(str(error))
+            return pixels
 
         items, starts = [], []
         for name, kind, start, stop in zip(batch["name"], batch["kind"], batch["start"], batch["stop"]):
             warm = max(0, int(start) - WARMUP_FRAMES * self.stride)
             items.append(Input(str(name), str(kind), start=warm, stop=None if stop < 0 else int(stop)))
             starts.append(int(start))
-        records = [record.to_dict() for record in process(self.detector, items, stride=self.stride)]
+        records = [record.to_dict() for record in process(self.detector, items, stride=self.stride, read=read)]
         return _rows(_without_warmup(items, starts, records), os.getpid())
+
+
+def _decode_images(batch: dict) -> dict:
+    """A Ray task ahead of the actors: the batch's images decoded (``pixels``, or ``decode_error``);
+    video ranges pass through, their frames decoded by the actor that reads them."""
+    import numpy as np
+
+    from emodet.errors import EmodetError
+    from emodet.inference.batch import read_input_image
+
+    _single_threaded()
+    nothing = np.zeros((0, 0, 3), np.uint8)
+    pixels, errors = [], []
+    for name, kind in zip(batch["name"], batch["kind"]):
+        try:
+            pixels.append(read_input_image(str(name)) if kind == "image" else nothing)
+            errors.append("")
+        except EmodetError as exc:
+            pixels.append(nothing)
+            errors.append(str(exc))
+    return {**batch, "pixels": pixels, "decode_error": errors}
 
 
 def _without_warmup(items: list, starts: list[int], records: list[dict]) -> list[dict]:
@@ -212,7 +252,8 @@ def _rows(records: list[dict], worker: int = 0) -> dict:
             "done": [done(r) for r in records]}
 
 
-def _dataset(ray, items, inputs, model, detector, workers: int, batch_size: int, stride: int, gpus: float):
+def _dataset(ray, items, inputs, model, detector, workers: int, batch_size: int, stride: int, gpus: float,
+             decode_in_tasks: bool):
     import ray.data
 
     unresolved = _rows([{"source": i.name, "error": i.error} for i in inputs if i.error])
@@ -220,6 +261,8 @@ def _dataset(ray, items, inputs, model, detector, workers: int, batch_size: int,
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), workers * 4))) if items else None
     if dataset is not None:
         batch_size = max(1, min(batch_size, -(-len(items) // (2 * workers))))  # a small job still uses every actor
+        if decode_in_tasks:
+            dataset = dataset.map_batches(_decode_images, batch_size=batch_size, num_cpus=1)
         # A dead actor is restarted and its unfinished batch retried, as often as it takes: Ray Data's
         # own default for actor pools (max_restarts=-1, max_task_retries=-1), exercised by the tests.
         dataset = dataset.map_batches(
@@ -276,8 +319,13 @@ def _probe(address: str) -> None:
                       "Ray in this process")
 
 
-def _cluster_cpus(ray) -> int:
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+def _default_pool(ray, gpus_per_worker: float, decode_in_tasks: bool) -> int:
+    """Actors when ``--workers`` is not given: one per GPU share, else one per CPU (less one for
+    the decoding tasks when they run)."""
+    resources = ray.cluster_resources()
+    if gpus_per_worker > 0:
+        return max(1, int(resources.get("GPU", 0) / gpus_per_worker))
+    return max(1, int(resources.get("CPU", 1)) - int(decode_in_tasks))
 
 
 def _single_threaded() -> None:
