@@ -1,6 +1,7 @@
 """Does the deployed path (detect -> align -> classify) see faces as the accuracy numbers do?
 
     python benchmarks/pipeline_fidelity.py [--model bundled] [--detector yunet] [--n 600] [--margin M]
+        [--alignment template|box] [--rotate DEGREES]
 
 FER2013 PublicTest faces are upscaled (bicubic, 2-5x) and pasted at random sizes and positions
 into 640x480 frames of textured grey. Each frame goes through :class:`emodet.EmotionDetector`;
@@ -44,13 +45,19 @@ def seed_detector_cache() -> None:
     os.environ["EMODET_CACHE"] = str(cache)
 
 
-def make_frame(face: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """``face`` (48x48 gray) upscaled and pasted into a textured frame; returns the RGB frame and the box."""
+def make_frame(face: np.ndarray, rng: np.random.Generator,
+               rotate: float = 0.0) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """``face`` (48x48 gray) upscaled, turned by up to ``rotate`` degrees either way (in-plane head
+    tilt, edges reflected), and pasted into a textured frame; returns the RGB frame and the box."""
     side = int(rng.uniform(2.0, 5.0) * face.shape[0])
     noise = cv2.resize(rng.normal(0, 1, (12, 16)).astype(np.float32), FRAME[::-1], interpolation=cv2.INTER_CUBIC)
     frame = np.clip(110 + 35 * noise, 0, 255).astype(np.uint8)
     x, y = int(rng.integers(0, FRAME[1] - side)), int(rng.integers(0, FRAME[0] - side))
-    frame[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    patch = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    if rotate:
+        turn = cv2.getRotationMatrix2D((side / 2, side / 2), float(rng.uniform(-rotate, rotate)), 1.0)
+        patch = cv2.warpAffine(patch, turn, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    frame[y:y + side, x:x + side] = patch
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB), (x, y, side, side)
 
 
@@ -69,6 +76,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=600, help="PublicTest faces to paste (seeded sample)")
     parser.add_argument("--margin", type=float, default=None, help="crop margin (default: emodet's)")
     parser.add_argument("--alignment", default=None, help="template or box (default: emodet's)")
+    parser.add_argument("--rotate", type=float, default=0.0,
+                        help="turn each pasted face by up to this many degrees either way (tilted heads; the "
+                             "direct crops stay upright, so the pipeline must undo the tilt)")
     parser.add_argument("--data", default=f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}")
     args = parser.parse_args()
     seed_detector_cache()
@@ -87,7 +97,7 @@ def main() -> None:
 
     found, piped, ratios, offsets = [], [], [], []
     for n, i in enumerate(rows):
-        frame, box = make_frame(data.images[i, ..., 0], rng)
+        frame, box = make_frame(data.images[i, ..., 0], rng, args.rotate)
         faces = detector(frame).faces
         best = max(faces, key=lambda f: iou(f.box, box), default=None)
         if best is None or iou(best.box, box) < 0.3:
@@ -109,7 +119,8 @@ def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     agree = float(np.mean(piped == direct[found])) if len(found) else float("nan")
     print(f"pipeline fidelity: model {args.model}, detector {args.detector}, margin "
           f"{'default' if args.margin is None else args.margin}, alignment {args.alignment or 'default'}; "
-          f"{n} FER2013 PublicTest faces pasted at 96-240 px into 640x480 frames")
+          f"{n} FER2013 PublicTest faces pasted at 96-240 px into 640x480 frames"
+          + (f", turned by up to {args.rotate:g} degrees" if args.rotate else ""))
     print(f"{'faces found':<34} {len(found):5d} / {n} ({len(found) / n:.1%})")
     print(f"{'accuracy, crops fed directly (all)':<34} {direct_all:.4f}")
     print(f"{'accuracy, crops fed directly (found)':<34} {direct_found:.4f}")
