@@ -231,7 +231,12 @@ def stream_splits(spec: str, *, image_size: int, val_fraction: float = 0.1, test
 
 
 def _fer2013_index(path: str) -> dict[str, StreamedSplit]:
-    """One pass over the CSV for each row's label and split, checking columns and pixel counts."""
+    """One pass over the CSV for each row's label and split, checking columns and pixel counts.
+
+    Stricter than :mod:`emodet.data.fer2013`'s reader on purpose (columns in Kaggle's order, no
+    blank lines, gzip told by the ``.gz`` suffix): tf.data's line reader (:func:`_fer2013_rows`)
+    parses each row by position, so anything it could not parse must be refused here, up front.
+    """
     from emodet.data.fer2013 import HEADER, SIDE, SPLITS
     from emodet.labels import FER7
 

@@ -153,9 +153,9 @@ def _work_items(inputs, frames_per_task: int, stride: int) -> tuple[list[dict], 
     for item in inputs:
         if item.error:
             continue
-        spans = [(0, None)]
+        local_video = item.kind == "video" and not is_remote(item.name)  # a remote one is copied whole, once
+        spans = frame_ranges(item.name, frames_per_task, stride) if local_video else [(0, None)]
         if item.kind == "video":
-            spans = [(0, None)] if is_remote(item.name) else frame_ranges(item.name, frames_per_task, stride)
             ranges[item.name] = len(spans)
         items += [{"name": item.name, "kind": item.kind, "start": start, "stop": -1 if stop is None else stop}
                   for start, stop in spans]
