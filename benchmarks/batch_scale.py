@@ -1,7 +1,7 @@
 """Wall time and peak memory of `emodet detect` batches, each run in a fresh process.
 
     python benchmarks/batch_scale.py [--detector mtcnn] [--images 400] [--large 8] [--repeats 3]
-    python benchmarks/batch_scale.py --ray --detector yunet --images 2000 [--repeats 3]
+    python benchmarks/batch_scale.py --ray --detector yunet --images 2000 [--repeats 3] [--model M.onnx]
 
 1. A folder of ``--images`` real FER2013 faces (PublicTest, upscaled and pasted at random sizes
    into 640x480 frames), 5% of them broken files, written to a temporary folder (never kept).
@@ -95,9 +95,10 @@ def _session_rss_mb(session: int) -> float:
     return total / 2 ** 20
 
 
-def scaling_table(folder: Path, count: int, detector: str, repeats: int, work: Path) -> None:
+def scaling_table(folder: Path, count: int, detector: str, repeats: int, work: Path, model: str | None) -> None:
     """Images per second: the plain CLI, and Ray with 1 and 2 actors of one core each."""
-    print(f"\n{count} photos 640x480 (5% broken), detector {detector}; medians over {repeats} runs, fresh process "
+    print(f"\n{count} photos 640x480 (5% broken), detector {detector}, model {model or 'bundled'}; medians over "
+          f"{repeats} runs, fresh process "
           "each, start-up included; memory: peak of the summed RSS of the process and all it started")
     print("start-up: the wall time on a folder of one photo; 'after start-up': (images - 1) / (wall - start-up)")
     print(f"{'engine':<26} {'wall s':>7} {'images/s':>9} {'x 1 worker':>10} {'start-up s':>10} "
@@ -112,7 +113,8 @@ def scaling_table(folder: Path, count: int, detector: str, repeats: int, work: P
                          ("ray, 2 workers", ["--engine", "ray", "--workers", "2", "--output-dir", "OUT"])):
         def timed(source: Path, n: int) -> tuple[float, float]:
             out = work / f"out-{len(label)}-{source.name}-{n}"
-            return run_tree([str(source), "--detector", detector, *[a.replace("OUT", str(out)) for a in extra]])
+            chosen = ["--model", model] if model else []
+            return run_tree([str(source), "--detector", detector, *chosen, *[a.replace("OUT", str(out)) for a in extra]])
 
         runs = [timed(folder, n) for n in range(repeats)]
         startup = statistics.median(timed(one, n)[0] for n in range(repeats))
@@ -131,6 +133,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--large", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model", help="with --ray: the model every engine uses (default: the bundled .keras; "
+                                         "an `emodet export --format onnx` file runs without TensorFlow)")
     parser.add_argument("--ray", action="store_true",
                         help="only the scaling table: plain CLI vs Ray with 1 and 2 one-core workers (--images 2000)")
     args = parser.parse_args()
@@ -140,7 +144,7 @@ def main() -> None:
     if args.ray:
         write_faces(work / "faces", args.images)
         print(f"machine: {os.cpu_count()} CPU cores")
-        scaling_table(work / "faces", args.images, args.detector, args.repeats, work)
+        scaling_table(work / "faces", args.images, args.detector, args.repeats, work, args.model)
         return
     (work / "large").mkdir()
     write_faces(work / "faces", args.images)

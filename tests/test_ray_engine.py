@@ -74,9 +74,9 @@ def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cac
 
 def test_videos_split_into_ranges_and_inputs_named_by_uri(photos, model_cache, tmp_path, capsys):
     """A 40-frame video in ranges of 8 frames, images (one broken) and a video listed through a
-    ``file://`` URI (pyarrow's filesystem layer, as for ``s3://``), images decoded in Ray tasks, and
-    a URI that names nothing: the local engine and Ray give the same records, each frame once and
-    one completion per video."""
+    ``file://`` URI (pyarrow's filesystem layer, as for ``s3://``), images decoded in Ray tasks, an
+    ONNX model in the actors, and a URI that names nothing: the local engine and Ray give the same
+    records, each frame once and one completion per video."""
     long = tmp_path / "long.avi"
     writer = cv2.VideoWriter(str(long), cv2.VideoWriter_fourcc(*"MJPG"), 10, (200, 200))
     for i in range(40):
@@ -85,11 +85,15 @@ def test_videos_split_into_ranges_and_inputs_named_by_uri(photos, model_cache, t
     writer.release()
     sources = [f"file://{photos}/img00*.png", f"file://{photos}/cut.png", str(long), f"file://{photos}/clip.avi",
                "file:///nowhere/emodet/"]
+    import emodet
+    from emodet.bundled import load_bundled_model
+
+    onnx = str(emodet.export(load_bundled_model(), tmp_path / "bundled.onnx", "onnx"))  # actors run it without TF
     out = tmp_path / "out"
-    assert main(["detect", *sources, "--engine", "ray", "--workers", "2", "--frames-per-task", "8",
+    assert main(["detect", *sources, "--model", onnx, "--engine", "ray", "--workers", "2", "--frames-per-task", "8",
                  "--decode-in-tasks", "--output-dir", str(out)]) == 1
     assert "2 failed" in capsys.readouterr().out
-    assert main(["detect", *sources, "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
+    assert main(["detect", *sources, "--model", onnx, "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
     local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
     records = _records(out)
     key = lambda r: (r["source"], r.get("frame", -1), r.get("frames"), "error" in r)  # noqa: E731

@@ -166,10 +166,12 @@ class DetectActor:
     """One Ray actor: an :class:`EmotionDetector` loaded once, run over batches of inputs."""
 
     def __init__(self, model: str | None, detector: str | None, stride: int):
-        _single_threaded()
+        onnx = str(model or "").endswith(".onnx")
+        _single_threaded(tensorflow=not onnx)  # an ONNX model runs without importing TensorFlow at all
         from emodet.inference.pipeline import EmotionDetector
+        from emodet.inference.runtime import OnnxClassifier
 
-        self.detector = EmotionDetector(model, detector)
+        self.detector = EmotionDetector(OnnxClassifier(Path(model), threads=1) if onnx else model, detector)
         self.detector.classifier, self.detector.face_detector  # load now, once per actor
         self.stride = stride
 
@@ -205,7 +207,7 @@ def _decode_images(batch: dict) -> dict:
     from emodet.errors import EmodetError
     from emodet.inference.batch import read_input_image
 
-    _single_threaded()
+    _single_threaded(tensorflow=False)
     nothing = np.zeros((0, 0, 3), np.uint8)
     pixels, errors = [], []
     for name, kind in zip(batch["name"], batch["kind"]):
@@ -328,11 +330,13 @@ def _default_pool(ray, gpus_per_worker: float, decode_in_tasks: bool) -> int:
     return max(1, int(resources.get("CPU", 1)) - int(decode_in_tasks))
 
 
-def _single_threaded() -> None:
+def _single_threaded(tensorflow: bool = True) -> None:
     """One core per actor: the parallelism is across actors, not threads inside each."""
     import cv2
 
     cv2.setNumThreads(1)
+    if not tensorflow:
+        return
     try:
         import tensorflow as tf
 
