@@ -76,6 +76,11 @@ def test_a_student_taught_by_the_teacher_alone_learns(fer_csv, tmp_path, teacher
     assert agreement > majority + 0.1
 
 
+def test_teachers_with_no_share_are_refused():
+    with pytest.raises(ConfigError, match="teacher_blend is 0"):
+        RunConfig().replace(train={"teachers": "a.keras", "teacher_blend": 0.0})
+
+
 def test_retrain_refuses_a_missing_teacher_in_one_line(ckplus_dir, tmp_path, capsys):
     code = main(["retrain", "--data", f"folder:{ckplus_dir}", "--teacher", str(tmp_path / "none.keras"),
                  "--drop-unknown-classes", "--epochs", "1", "--run-dir", str(tmp_path / "run")])

@@ -435,6 +435,8 @@ def _run_retrain(args) -> int:
 
     if args.epochs < 1 or args.lr <= 0 or args.batch_size < 1:
         raise EmodetError("--epochs and --batch-size must be at least 1 and --lr positive")
+    if not 0 < args.teacher_blend <= 1:
+        raise EmodetError(f"--teacher-blend is the teachers' share of the targets, in (0, 1]; got {args.teacher_blend}")
     check_registry(args.register, args.registry)
     if args.from_scratch:
         return _retrain_from_scratch(args)

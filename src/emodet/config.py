@@ -201,6 +201,9 @@ def validate(config: RunConfig) -> None:
     if d.ferplus_blend > 0 and not d.ferplus_votes:
         raise ConfigError(f"data.ferplus_blend is {d.ferplus_blend} but data.ferplus_votes names no file; "
                           "set data.ferplus_votes=PATH/fer2013new.csv or data.ferplus_blend=0")
+    if t.teachers and t.teacher_blend == 0:
+        raise ConfigError("train.teachers names teacher models but train.teacher_blend is 0, so they would not be "
+                          "used; set train.teacher_blend above 0 (e.g. 0.5) or leave train.teachers empty")
     if 0 < m.image_size < 32:
         raise ConfigError(f"model.image_size must be at least 32 pixels (or 0 for the default), got {m.image_size}")
 

@@ -93,7 +93,8 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
                 pids.add(row["worker"])
                 if row["done"] >= 0:  # one range of a video finished: the video's last record once all are
                     if videos.range_done(row["source"], int(row["done"])):
-                        writer.write(json.dumps(Record(row["source"], completed=videos.frames[row["source"]]).to_dict()))
+                        final = Record(row["source"], completed=videos.frames[row["source"]])
+                        writer.write(json.dumps(final.to_dict()))
                         summary.records += 1
                     continue
                 writer.write(row["record"])

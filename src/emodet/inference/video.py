@@ -78,7 +78,8 @@ class FrameReader:
                 if not capture.grab():
                     # The normal end: past the last frame a file (or a video served over HTTP) announced,
                     # or a range that starts past the real end of a file whose frame count was an estimate.
-                    if (total > 0 and index >= total - 1) or (not live and total == 0) or (self.start > 0 and index == self.start):
+                    past_end = (total > 0 and index >= total - 1) or (not live and total == 0)
+                    if past_end or (self.start > 0 and index == self.start):
                         self.ended = "end"
                         return
                     failures += 1

@@ -81,7 +81,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
                "replay_share": replay_share, "train_images": len(mix), "new_train_images": len(train),
                "train_fingerprint": mix.fingerprint(), "val_fingerprint": val.fingerprint(),
                "epochs": epochs, "learning_rate": learning_rate,
-               "teachers": [str(t) for t in teachers if isinstance(t, (str, Path))], "teacher_blend": teacher_blend if teachers else 0.0}
+               "teachers": [str(t) for t in teachers if isinstance(t, (str, Path))],
+               "teacher_blend": teacher_blend if teachers else 0.0}
     (run_dir / LINEAGE).write_text(json.dumps(lineage, indent=2))
     return RetrainResult(run_dir, best, report.accuracy, lineage)
 
