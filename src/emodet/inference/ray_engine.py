@@ -167,12 +167,11 @@ class DetectActor:
     """One Ray actor: an :class:`EmotionDetector` loaded once, run over batches of inputs."""
 
     def __init__(self, model: str | None, detector: str | None, stride: int):
-        onnx = str(model or "").endswith(".onnx")
-        _single_threaded(tensorflow=not onnx)  # an ONNX model runs without importing TensorFlow at all
+        _single_threaded(tensorflow=not str(model or "").endswith(".onnx"))  # ONNX runs without TensorFlow
         from emodet.inference.pipeline import EmotionDetector
-        from emodet.inference.runtime import OnnxClassifier
+        from emodet.inference.runtime import load_classifier
 
-        self.detector = EmotionDetector(OnnxClassifier(Path(model), threads=1) if onnx else model, detector)
+        self.detector = EmotionDetector(load_classifier(model, threads=1), detector)
         self.detector.classifier, self.detector.face_detector  # load now, once per actor
         self.stride = stride
 

@@ -10,6 +10,7 @@ URI. pyarrow comes with the ``ray`` extra (``pip install "emodet[ray]"``).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import re
 import shutil
@@ -70,11 +71,8 @@ def local_copy(uri: str, folder: str | Path) -> Path:
     """``uri`` copied into ``folder`` (for OpenCV, which reads only local files); returns the copy."""
     fs, path = _filesystem(uri)
     target = Path(folder) / PurePosixPath(path).name
-    try:
-        with fs.open_input_stream(path) as source, open(target, "wb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
-    except OSError as exc:
-        raise MediaError(f"cannot read {uri} ({exc}); check that it exists and that you may read it") from None
+    with _opened(fs, path, uri) as source, open(target, "wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
     return target
 
 
@@ -84,9 +82,16 @@ def temporary_folder() -> tempfile.TemporaryDirectory:
 
 def _read_bytes(uri: str) -> bytes:
     fs, path = _filesystem(uri)
+    with _opened(fs, path, uri) as stream:
+        return stream.read()
+
+
+@contextlib.contextmanager
+def _opened(fs, path: str, uri: str):
+    """``fs.open_input_stream(path)``, its read errors (at open or while reading) named by ``uri``."""
     try:
         with fs.open_input_stream(path) as stream:
-            return stream.read()
+            yield stream
     except OSError as exc:
         raise MediaError(f"cannot read {uri} ({exc}); check that it exists and that you may read it") from None
 

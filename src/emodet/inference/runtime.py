@@ -125,9 +125,11 @@ class TFLiteClassifier(Classifier):
         return np.array(self.interpreter.get_tensor(self.output), dtype=np.float32)
 
 
-def load_classifier(model=None, *, registry: str | None = None) -> Classifier:
+def load_classifier(model=None, *, registry: str | None = None, threads: int | None = None) -> Classifier:
     """A classifier from a Keras model, a ``.keras``/``.onnx``/``.tflite`` path, a registry reference
-    (``models:/NAME@ALIAS`` in ``registry``, default ``$EMODET_REGISTRY``), or the bundled default."""
+    (``models:/NAME@ALIAS`` in ``registry``, default ``$EMODET_REGISTRY``), or the bundled default.
+    ``threads`` caps an ONNX Runtime or TFLite model's threads (default: the runtime's own choice);
+    a Keras model's threads are TensorFlow's, set process-wide."""
     from emodet.registry.references import resolve_model
 
     if isinstance(model, Classifier):
@@ -143,9 +145,9 @@ def load_classifier(model=None, *, registry: str | None = None) -> Classifier:
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist; pass a .keras, .onnx or .tflite emodet model")
     if path.suffix == ".onnx":
-        return OnnxClassifier(path)
+        return OnnxClassifier(path, threads=threads or 0)
     if path.suffix == ".tflite":
-        return TFLiteClassifier(path)
+        return TFLiteClassifier(path, threads=threads)
     from emodet.models.classifier import load_model
 
     return KerasClassifier(load_model(path), path)
