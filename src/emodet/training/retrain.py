@@ -22,6 +22,7 @@ from emodet.data.images import concatenate, resized
 from emodet.data.sources import load_splits
 from emodet.errors import ConfigError, DataError
 from emodet.training.distill import check_teachers, distilled, teacher_probabilities
+from emodet.training.precision import dtype_policy
 
 LINEAGE = "lineage.json"
 
@@ -36,12 +37,16 @@ class RetrainResult:
 
 def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, replay: str | None = None,
             replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
-            augment: float = 1.0, seed: int = 42, drop_unknown: bool = False, teachers=(),
-            teacher_blend: float = 0.5, teacher_tta: bool = True, log=None) -> RetrainResult:
+            augment: float = 1.0, augment_blur: float = 0.0, seed: int = 42, drop_unknown: bool = False,
+            class_weight_power: float = 0.0, precision: str = "float32", teachers=(), teacher_blend: float = 0.5,
+            teacher_tta: bool = True, log=None) -> RetrainResult:
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay.
 
     ``teachers`` (models or ``.keras`` paths) distil into it: their mean probabilities over the
     training mix make ``teacher_blend`` of its targets (:mod:`emodet.training.distill`).
+    ``class_weight_power`` > 0 weights each class by its inverse frequency to that power (0.5, the
+    bundled recipe's, keeps rare classes such as disgust from being forgotten); ``precision``
+    ``mixed_bfloat16`` trains about a quarter faster on CPUs with BF16 and still saves float32.
     """
     import keras
 
@@ -70,17 +75,23 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     if teachers:
         mix = distilled(mix, teacher_probabilities(teachers, mix, tta=teacher_tta), teacher_blend)
     keras.utils.set_random_seed(seed)
-    model = _trainable_copy(parent, augment, seed)
     config = TrainConfig(batch_size=batch_size, head_epochs=0, finetune_epochs=epochs, finetune_lr=learning_rate,
-                         unfreeze_blocks=1000, patience=epochs, seed=seed, label_smoothing=0.05)
-    result = fit(model, mix, val, config, run_dir, log=log)
-    best = strip_training_state(result.model)
+                         unfreeze_blocks=1000, patience=epochs, seed=seed, label_smoothing=0.05,
+                         class_weights=class_weight_power > 0, class_weight_power=class_weight_power,
+                         precision=precision)
+    with dtype_policy(precision):
+        result = fit(_trainable_copy(parent, augment, augment_blur, seed), mix, val, config, run_dir, log=log)
+    with dtype_policy("float32"):
+        best = _trainable_copy(parent, augment, augment_blur, seed)
+    best.set_weights(result.model.get_weights())
+    best = strip_training_state(best)
     report = record_best(run_dir, best, val, result.best_epoch)
     report.save_html(run_dir / REPORT, model=best, data=val, history=result)
     lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
                "replay_share": replay_share, "train_images": len(mix), "new_train_images": len(train),
                "train_fingerprint": mix.fingerprint(), "val_fingerprint": val.fingerprint(),
-               "epochs": epochs, "learning_rate": learning_rate,
+               "epochs": epochs, "learning_rate": learning_rate, "class_weight_power": class_weight_power,
+               "augment_blur": augment_blur, "precision": precision,
                "teachers": [str(t) for t in teachers if isinstance(t, (str, Path))],
                "teacher_blend": teacher_blend if teachers else 0.0}
     (run_dir / LINEAGE).write_text(json.dumps(lineage, indent=2))
@@ -97,7 +108,7 @@ def _load_parent(model_path):
     return load_model(model_path), Path(model_path)
 
 
-def _trainable_copy(parent, augment: float, seed: int):
+def _trainable_copy(parent, augment: float, augment_blur: float, seed: int):
     """The parent's architecture rebuilt with augmentation and its weights copied; BatchNorm frozen."""
     import keras
 
@@ -110,7 +121,7 @@ def _trainable_copy(parent, augment: float, seed: int):
     head = parent.get_layer("emotion_head")
     model = build_model(contract.backbone, contract.class_names, image_size=contract.image_size,
                         color_mode=contract.color_mode, weights=None, dropout=head.dropout_rate, augment=augment,
-                        seed=seed, source_size=contract.crop_size)
+                        augment_blur=augment_blur, seed=seed, source_size=contract.crop_size)
     for name in ("backbone", "emotion_head"):
         model.get_layer(name).set_weights(parent.get_layer(name).get_weights())
     for layer in model.get_layer("backbone").layers:  # BatchNorm keeps the statistics it learned, in
