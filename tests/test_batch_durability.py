@@ -20,7 +20,8 @@ from conftest import SAMPLES
 from emodet.cli import main
 from emodet.errors import MediaError, ModelError
 from emodet.imageio import read_image
-from emodet.inference.sinks import Journal, Record, read_jsonl
+from emodet.inference.results import FaceResult, FrameResult
+from emodet.inference.sinks import CsvSink, Journal, Record, read_jsonl
 from emodet.inference.sources import expand_sources
 
 
@@ -76,6 +77,32 @@ def test_resume_drops_a_cut_last_line_and_unfinished_videos(tmp_path):
     assert retry.retried == {"bad.jpg", "c.jpg"} and "bad.jpg" not in retry.done
     assert [r["source"] for r in read_jsonl(path)] == ["a.jpg", "w.mp4", "w.mp4"]
 
+
+
+def test_csv_killed_between_journal_and_row_is_rebuilt_from_the_journal(tmp_path):
+    """A kill after an input's journal line but before its CSV row (what once failed CI) loses no row."""
+    classes = ("happy", "sad")
+    face = FaceResult((1.0, 2.0, 30.0, 40.0), 0.9, classes, np.array([0.75, 0.25]))
+    records = [Record("a.jpg", result=FrameResult([face], (64, 64))), Record("bad.jpg", error="damaged"),
+               Record("v.mp4", result=FrameResult([face], (64, 64), frame_index=0)), Record("v.mp4", completed=1)]
+    journal_file, csv_file = tmp_path / "out.jsonl", tmp_path / "out.csv"
+    journal = Journal(journal_file)
+    sink = CsvSink(csv_file, classes, journal)
+    for record in records[:2]:
+        journal.write(record)
+        sink.write(record)
+    for record in records[2:]:
+        journal.write(record)  # killed here: the journal has v.mp4, the CSV does not
+    journal.close()
+    sink.close()
+    for _ in range(2):  # resuming twice changes nothing
+        journal = Journal(journal_file, resume=True)
+        CsvSink(csv_file, classes, journal, resume=True).close()
+        journal.close()
+    rows = list(csv.DictReader(csv_file.open()))
+    assert [row["source"] for row in rows] == ["a.jpg", "bad.jpg", "v.mp4"]
+    assert rows[0]["p_happy"] == "0.75" and rows[0]["width"] == "30.0" and rows[1]["error"] == "damaged"
+    assert rows[2]["frame"] == "0" and rows[0]["frame"] == ""
 
 # --- whole runs, interrupted ----------------------------------------------------------------------
 

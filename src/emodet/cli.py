@@ -419,7 +419,8 @@ def _add_retrain(verbs) -> None:
     p.add_argument("--augment-blur", type=float, default=0.0, metavar="SIGMA",
                    help="random Gaussian blur of up to SIGMA px on top of the standard augmentation (default 0)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                   help="mixed_bfloat16 trains about a quarter faster on CPUs with BF16; the model is saved float32")
+                   help="mixed_bfloat16: 13%% faster for small_cnn on a CPU with BF16, slower for MobileNetV2 "
+                        "(docs/BENCHMARKS.md); the model is saved float32")
     p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
     p.add_argument("--teacher", dest="teachers", action="append", default=[], metavar="MODEL.keras",
                    help="distil from this model (repeatable: their probabilities are averaged, each with flip TTA) "
@@ -444,9 +445,6 @@ def _run_retrain(args) -> int:
         raise EmodetError("--epochs and --batch-size must be at least 1 and --lr positive")
     if not 0 < args.teacher_blend <= 1:
         raise EmodetError(f"--teacher-blend is the teachers' share of the targets, in (0, 1]; got {args.teacher_blend}")
-    if not 0 <= args.class_weight_power <= 1 or args.augment_blur < 0:
-        raise EmodetError(f"--class-weight-power must be in [0, 1] (got {args.class_weight_power}) and --augment-blur "
-                          f"at least 0 (got {args.augment_blur})")
     check_registry(args.register, args.registry)
     if args.from_scratch:
         return _retrain_from_scratch(args)
@@ -468,6 +466,9 @@ def _retrain_from_scratch(args) -> int:
 
     if args.teachers:
         raise EmodetError("with --from-scratch, name the teachers in the recipe: --set train.teachers=A.keras,B.keras")
+    if args.class_weight_power or args.augment_blur or args.precision != "float32":
+        raise EmodetError("with --from-scratch the recipe decides these: use --set train.class_weight_power=P, "
+                          "--set model.augment_blur=S, --set train.precision=mixed_bfloat16")
     if args.model or not (args.config and args.replay):
         raise EmodetError("--from-scratch trains a new model: give --config (the recipe) and --replay (the old "
                           "data), and no model to start from")
@@ -755,7 +756,7 @@ class _DetectOutputs:
         if args.json:
             self.sinks.append(JsonSink(args.json, self.journal))
         if args.csv:
-            self.sinks.append(CsvSink(args.csv, class_names, keep=self.done if args.resume else None))
+            self.sinks.append(CsvSink(args.csv, class_names, self.journal, resume=args.resume))
 
     def write(self, record) -> None:
         if self.journal is not None:

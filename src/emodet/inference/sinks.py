@@ -87,45 +87,47 @@ class JsonSink:
 class CsvSink:
     """One row per face (or per failed input), with every class probability as a column.
 
-    On resume, rows of inputs the journal does not count as finished are dropped first (with a
-    cut last line), so no input is ever written twice.
+    Like :class:`JsonSink` it is derived from the run's :class:`Journal`: on resume its rows are
+    rebuilt from the journal's records, which hold exactly the finished inputs, so an interruption
+    between the journal's line and the CSV's rows can neither lose an input nor write one twice.
     """
 
-    def __init__(self, path: Path, class_names: tuple[str, ...], keep: set[str] | None = None):
+    def __init__(self, path: Path, class_names: tuple[str, ...], journal: Journal, resume: bool = False):
         self.class_names = class_names
         self.columns = ["source", "frame", "timestamp", "track_id", "x", "y", "width", "height",
                         "detection_score", "label", "score", *(f"p_{name}" for name in class_names), "error"]
-        kept = _csv_rows(path, keep) if keep is not None and path.is_file() else []
-        self.file = open(path, "w", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.file, fieldnames=self.columns, extrasaction="ignore")
-        self.writer.writeheader()
-        self.writer.writerows(kept)
-        self.file.flush()
+        text = io.StringIO()
+        rebuilt = self._writer(text)
+        rebuilt.writeheader()
+        for record in journal.records() if resume else []:
+            rebuilt.writerows(csv_rows(record, class_names))
+        _replace(Path(path), text.getvalue())
+        self.file = open(path, "a", newline="", encoding="utf-8")
+        self.writer = self._writer(self.file)
 
     def write(self, record: Record) -> None:
-        if record.completed is not None:
-            return
-        if record.result is None:
-            rows = [{"source": record.source, "error": record.error}]
-        elif not record.result.faces and record.result.frame_index is None:
-            rows = [{"source": record.source}]  # an image without faces: done, nothing found
-        else:
-            rows = [self._face_row(record, face) for face in record.result.faces]
-        for row in rows:
-            self.writer.writerow(row)
+        self.writer.writerows(csv_rows(record.to_dict(), self.class_names))
         self.file.flush()
 
-    def _face_row(self, record: Record, face) -> dict:
-        result = record.result
-        row = {"source": record.source, "frame": result.frame_index, "timestamp": result.timestamp,
-               "track_id": face.track_id, "detection_score": face.detection_score,
-               "label": face.label, "score": face.score}
-        row.update(zip(("x", "y", "width", "height"), face.box))
-        row.update({f"p_{n}": float(p) for n, p in zip(self.class_names, face.probs)})
-        return row
+    def _writer(self, file) -> csv.DictWriter:
+        return csv.DictWriter(file, fieldnames=self.columns, extrasaction="ignore")
 
     def close(self) -> None:
         self.file.close()
+
+
+def csv_rows(record: dict, class_names) -> list[dict]:
+    """The CSV rows of one journal record: one per face, one for a failed input or an image without faces."""
+    if record.get("completed"):
+        return []
+    if "error" in record:
+        return [{"source": record["source"], "error": record["error"]}]
+    if not record["faces"] and "frame" not in record:
+        return [{"source": record["source"]}]  # an image without faces: done, nothing found
+    common = {"source": record["source"], "frame": record.get("frame"), "timestamp": record.get("timestamp")}
+    return [{**common, "track_id": face.get("track_id"), "detection_score": face["detection_score"],
+             "label": face["label"], "score": face["score"], **dict(zip(("x", "y", "width", "height"), face["box"])),
+             **{f"p_{name}": face["probs"][name] for name in class_names}} for face in record["faces"]]
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -157,13 +159,6 @@ def finished_sources(records: list[dict]) -> tuple[set[str], set[str]]:
 
 def _line(record: dict) -> str:
     return json.dumps(record) + "\n"
-
-
-def _csv_rows(path: Path, keep: set[str]) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        text = text[:text.rfind("\n") + 1]  # a row cut by the interruption
-    return [row for row in csv.DictReader(io.StringIO(text)) if row.get("source") in keep]
 
 
 def _replace(path: Path, text: str) -> None:

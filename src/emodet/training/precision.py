@@ -1,7 +1,8 @@
 """Training under a Keras dtype policy, and saving the result in float32 whatever it trained in.
 
 ``mixed_bfloat16`` computes convolutions in bfloat16 while keeping float32 weights: on CPUs with
-BF16 instructions it trains about a quarter faster. Inference files stay float32 so that every
+BF16 instructions it trains ``small_cnn`` 13% faster (MobileNetV2's depthwise convolutions 28%
+slower; docs/BENCHMARKS.md). Inference files stay float32 so that every
 runtime (ONNX, TFLite, Keras on any CPU) reads them alike.
 """
 

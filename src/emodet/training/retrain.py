@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from emodet.config import TrainConfig
+from emodet.config import ModelConfig, RunConfig, TrainConfig, validate
 from emodet.data.classmatch import match_classes
 from emodet.data.images import concatenate, resized
 from emodet.data.sources import load_splits
@@ -46,19 +46,25 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     training mix make ``teacher_blend`` of its targets (:mod:`emodet.training.distill`).
     ``class_weight_power`` > 0 weights each class by its inverse frequency to that power (0.5, the
     bundled recipe's, keeps rare classes such as disgust from being forgotten); ``precision``
-    ``mixed_bfloat16`` trains about a quarter faster on CPUs with BF16 and still saves float32.
+    ``mixed_bfloat16`` trains ``small_cnn`` 13% faster on a CPU with BF16 (slower for MobileNetV2,
+    docs/BENCHMARKS.md) and still saves float32.
     """
     import keras
 
     from emodet.models.classifier import describe
     from emodet.training.fit import fit
-    from emodet.training.run import BEST, REPORT, record_best, strip_training_state
+    from emodet.training.run import BEST, REPORT, record_best
 
     if not 0.0 <= replay_share < 1.0:
         raise ConfigError(f"replay share must be in [0, 1) (the old data's part of the training mix), got {replay_share}")
     run_dir = Path(run_dir)
     if (run_dir / BEST).exists():
         raise ConfigError(f"{run_dir} already holds a trained model; choose another run directory")
+    config = TrainConfig(batch_size=batch_size, head_epochs=0, finetune_epochs=epochs, finetune_lr=learning_rate,
+                         unfreeze_blocks=1000, patience=epochs, seed=seed, label_smoothing=0.05,
+                         class_weights=class_weight_power > 0, class_weight_power=class_weight_power,
+                         precision=precision)
+    validate(RunConfig(model=ModelConfig(augment=augment, augment_blur=augment_blur), train=config))
     check_teachers(teachers)
     parent, parent_path = _load_parent(model_path)
     contract = describe(parent)
@@ -75,16 +81,11 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     if teachers:
         mix = distilled(mix, teacher_probabilities(teachers, mix, tta=teacher_tta), teacher_blend)
     keras.utils.set_random_seed(seed)
-    config = TrainConfig(batch_size=batch_size, head_epochs=0, finetune_epochs=epochs, finetune_lr=learning_rate,
-                         unfreeze_blocks=1000, patience=epochs, seed=seed, label_smoothing=0.05,
-                         class_weights=class_weight_power > 0, class_weight_power=class_weight_power,
-                         precision=precision)
     with dtype_policy(precision):
         result = fit(_trainable_copy(parent, augment, augment_blur, seed), mix, val, config, run_dir, log=log)
-    with dtype_policy("float32"):
+    with dtype_policy("float32"):  # saved in float32 whatever it trained in; built uncompiled
         best = _trainable_copy(parent, augment, augment_blur, seed)
     best.set_weights(result.model.get_weights())
-    best = strip_training_state(best)
     report = record_best(run_dir, best, val, result.best_epoch)
     report.save_html(run_dir / REPORT, model=best, data=val, history=result)
     lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
