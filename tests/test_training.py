@@ -161,3 +161,42 @@ def test_validation_made_only_of_training_copies_finishes_and_a_broken_finish_re
     assert main(argv) == 2  # a plain rerun is refused ...
     assert main(argv + ["--resume"]) == 0  # ... and --resume finishes the evaluation and the report
     assert (tmp_path / "run" / "metrics.json").is_file() and (tmp_path / "run" / "report-val.html").is_file()
+
+
+class _Clock:
+    """Wall-clock time that advances 5 s at every reading: each epoch 'takes' 10 s."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        self.now += 5.0
+        return self.now - 5.0
+
+
+def test_a_time_budget_spreads_the_cosine_over_time_and_survives_a_resume(fer_splits, tmp_path, monkeypatch):
+    from emodet.training import budget
+
+    clock = _Clock()
+    monkeypatch.setattr(budget, "time", clock)
+    train_rows, val_rows = _tiny(fer_splits)
+    config = TrainConfig(head_epochs=0, finetune_epochs=40, finetune_lr=1e-3, batch_size=64, time_budget=1.0)
+    model = build_model("small_cnn", train_rows.class_names, weights=None, augment=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, train_rows, val_rows, config, tmp_path, callbacks=[StopAfter(2)])
+    assert RunState.load(tmp_path).stage_seconds == 20.0
+    clock.now += 1000.0  # the pause between the interruption and the resume does not count
+    fresh = build_model("small_cnn", train_rows.class_names, weights=None, augment=0)
+    result = fit(fresh, train_rows, val_rows, config, tmp_path)
+    # 10 s epochs in 60 s: the sixth would overrun it, so the stage stops after 6 of at most 40.
+    assert [row["epoch"] for row in result.history] == [1, 2, 3, 4, 5, 6]
+    assert RunState.load(tmp_path).stage_seconds == 60.0
+    # Each epoch started at the cosine's value for the time spent before it (5 s, 15 s, ... 55 s).
+    expected = [budget.cosine_rate(1e-3, (5 + 10 * k) / 60) for k in range(6)]
+    np.testing.assert_allclose([row["learning_rate"] for row in result.history], expected, rtol=1e-5)
+    assert expected[-1] < 0.05 * expected[0]
+
+
+def test_time_budget_must_not_be_negative():
+    with pytest.raises(ConfigError, match="train.time_budget must be zero or positive"):
+        RunConfig().replace(train={"time_budget": -1})

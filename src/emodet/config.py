@@ -92,6 +92,10 @@ class TrainConfig:
     momentum: float = 0.9
     # Stop a stage when validation accuracy has not improved for this many epochs.
     patience: int = 6
+    # Wall-clock minutes stage 2 may take (0: no limit). With a budget the cosine schedule runs over
+    # that time instead of over finetune_epochs (which stays the most it runs), and the stage ends
+    # when another epoch would not fit: one recipe for machines whose speed is not known beforehand.
+    time_budget: float = 0.0
     # Metric that selects the best checkpoint on the validation split.
     monitor: str = "val_accuracy"
     seed: int = 42
@@ -195,7 +199,7 @@ def validate(config: RunConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {value}")
     for name, value in (("train.head_epochs", t.head_epochs), ("train.finetune_epochs", t.finetune_epochs),
                         ("model.image_size", m.image_size), ("data.train_limit", d.train_limit),
-                        ("data.val_limit", d.val_limit)):
+                        ("data.val_limit", d.val_limit), ("train.time_budget", t.time_budget)):
         if value < 0:
             raise ConfigError(f"{name} must be zero or positive, got {value}")
     if d.ferplus_blend > 0 and not d.ferplus_votes:

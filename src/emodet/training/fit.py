@@ -27,6 +27,7 @@ from emodet.errors import ConfigError
 from emodet.models.backbones import get_backbone
 from emodet.models.classifier import describe, load_model, unfreeze_top_blocks
 from emodet.training import recorder
+from emodet.training.budget import TimeBudget
 from emodet.training.distribute import Distribution
 from emodet.training.recorder import RunRecorder, RunState
 
@@ -70,14 +71,19 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
         if state.stage > stage or (state.stage == stage and state.stage_finished) or state.epoch >= end_epoch:
             continue
         continuing = state.stage == stage and state.epoch > 0 and model.optimizer is not None
+        budgeted = stage == 2 and config.time_budget > 0
         if not continuing:
             if stage == 2:
                 opened = _open_for_finetuning(model, config.unfreeze_blocks)
-                say(f"stage 2: fine-tuning {opened} weight tensors at learning rate {lr:g}")
+                say(f"stage 2: fine-tuning {opened} weight tensors at learning rate {lr:g}"
+                    + (f" for at most {config.time_budget:g} minutes" if budgeted else ""))
             else:
                 say(f"stage 1: training the head at learning rate {lr:g}")
+            state.stage_seconds = 0.0
             steps = int(np.ceil(len(train) / config.batch_size)) * (end_epoch - state.epoch)
-            compile_model(model, config, lr, steps if stage == 2 else 0)
+            compile_model(model, config, lr, steps if stage == 2 and not budgeted else 0)
+        # Before the recorder, which saves the time the budget has counted.
+        budget = [TimeBudget(config.time_budget, lr, state, decay=config.lr_schedule == "cosine")] if budgeted else []
         batches = _training_batches(train, config, weights, state.epoch, distribution)
         val_batches = ImageBatches(val, config.batch_size, multiple_of=distribution.batch_multiple,
                                    dtype=distribution.input_dtype)
@@ -89,7 +95,7 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
             # epoch's data runs out, and says so. The batches shuffle themselves (shuffle=False).
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             model.fit(batches, validation_data=val_batches, epochs=end_epoch, initial_epoch=state.epoch,
-                      callbacks=[record, stop, *callbacks], verbose=verbose, shuffle=False)
+                      callbacks=[*budget, record, stop, *callbacks], verbose=verbose, shuffle=False)
         record.finish_stage()
 
     if (run_dir / recorder.BEST_WEIGHTS).is_file():

@@ -35,6 +35,8 @@ class RunState:
     # Best monitored validation value so far and the (1-based) epoch that reached it.
     best: float | None = None
     best_epoch: int = 0
+    # Wall-clock seconds the current stage has run, counted across resumes (train.time_budget).
+    stage_seconds: float = 0.0
 
     @classmethod
     def load(cls, run_dir: Path) -> "RunState | None":

@@ -1,0 +1,116 @@
+"""Train a teacher and distil it into the bundled architecture, on a lent GPU, in a fixed time.
+
+    bash tools/gpu/run.sh     # on the GPU machine, after `python tools/gpu/prepare.py` here
+
+Runs on Keras 3's JAX backend (the GPU machine has no TensorFlow) from the data that
+``prepare.py`` packed into ``.carry/``:
+
+1. The teacher: ``configs/gpu-wide_cnn-teacher.yaml`` (``small_cnn`` at twice the width, 4x the
+   compute) for ``--teacher-minutes`` of wall-clock time, its cosine schedule spread over that
+   time (``train.time_budget``), the epoch chosen on PublicTest.
+2. The student: ``configs/gpu-small_cnn-student.yaml`` (the bundled recipe) with the teacher's
+   flip-averaged probabilities blended into its training targets, for ``--student-minutes``.
+
+Every number it prints is on PublicTest, the validation split. Into ``--out`` (``$OUT`` there)
+go the student (``student.keras``, float32), the teacher's weights in float16 (``teacher.npz``,
+rebuilt by ``python tools/gpu/teacher.py``), both histories and validation metrics: at most 8
+files, each under 16 MiB, as the device tool returns them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+SIDE, MOSAIC = 48, 100
+
+
+def unpack(carried: Path, work: Path) -> tuple[Path, Path]:
+    """``fer2013.csv`` (Training + PublicTest rows) and the matching ``fer2013new.csv`` in ``work``."""
+    packed = np.load(carried, allow_pickle=False)
+    emotion, usage = packed["emotion"], np.array(["Training", "PublicTest"])[packed["usage"]]
+    mosaics = sorted((k for k in packed.files if k.startswith("mosaic")), key=lambda k: int(k[6:]))
+    faces = np.concatenate([_decode_mosaic(packed[k]) for k in mosaics])[:len(emotion)]
+    csv_path, votes_path = work / "fer2013.csv", work / "fer2013new.csv"
+    with open(csv_path, "w") as f:
+        f.write("emotion,pixels,Usage\n")
+        for label, face, split in zip(emotion, faces.reshape(len(faces), -1), usage):
+            f.write(f"{label},{' '.join(map(str, face.tolist()))},{split}\n")
+    votes_path.write_bytes(packed["ferplus"].tobytes())
+    return csv_path, votes_path
+
+
+def _decode_mosaic(encoded: np.ndarray) -> np.ndarray:
+    grid = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return grid.reshape(MOSAIC, SIDE, MOSAIC, SIDE).transpose(0, 2, 1, 3).reshape(-1, SIDE, SIDE)
+
+
+def run(config_file: str, overrides: list[str], run_dir: Path, say) -> dict:
+    """One ``emodet train`` run; returns its validation scores."""
+    from emodet.config import load_config
+    from emodet.training import train
+
+    config = load_config(REPO / config_file, overrides)
+    started = time.monotonic()
+    result = train(config, run_dir, log=say)
+    scores = {"best_epoch": result.best_epoch, "epochs": len(result.history),
+              "val_accuracy": result.val_report.accuracy,
+              "val_macro_f1": result.val_report.averaged("macro")["f1"], "minutes": (time.monotonic() - started) / 60}
+    say(f"{config_file}: {json.dumps(scores)}")
+    return scores
+
+
+def save_teacher(run_dir: Path, out: Path) -> None:
+    """The teacher's weights in float16 (its float32 file is over the 16 MiB a returned file may be)."""
+    from emodet.models.classifier import load_model
+
+    weights = load_model(run_dir / "best.keras").get_weights()
+    np.savez(out / "teacher.npz", **{f"w{k:03d}": w.astype(np.float16) for k, w in enumerate(weights)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO / ".carry" / "fer2013-trainval.npz")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/emodet-gpu"))
+    parser.add_argument("--teacher-minutes", type=float, default=4.0)
+    parser.add_argument("--student-minutes", type=float, default=2.5)
+    parser.add_argument("--teacher-blend", type=float, default=0.5)
+    parser.add_argument("--set", action="append", default=[], help="section.key=value for both runs (smoke tests)")
+    args = parser.parse_args()
+
+    import keras
+
+    def say(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    say(f"Keras {keras.__version__} on {keras.backend.backend()}")
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    csv_path, votes_path = unpack(args.data, args.work)
+    data = [f"data.source=fer2013:{csv_path}", f"data.ferplus_votes={votes_path}", *args.set]
+    teacher_dir, student_dir = args.work / "teacher", args.work / "student"
+    summary = {"teacher": run("configs/gpu-wide_cnn-teacher.yaml",
+                              [*data, f"train.time_budget={args.teacher_minutes}"], teacher_dir, say)}
+    save_teacher(teacher_dir, args.out)
+    summary["student"] = run("configs/gpu-small_cnn-student.yaml",
+                             [*data, f"train.time_budget={args.student_minutes}",
+                              f"train.teachers={teacher_dir / 'best.keras'}", f"train.teacher_blend={args.teacher_blend}"],
+                             student_dir, say)
+    shutil.copy(student_dir / "best.keras", args.out / "student.keras")
+    for name, run_dir in (("teacher", teacher_dir), ("student", student_dir)):
+        shutil.copy(run_dir / "history.csv", args.out / f"{name}-history.csv")
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    say("done: " + json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
