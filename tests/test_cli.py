@@ -41,6 +41,9 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, monkeypatch, capsys):
                  "--output", str(tmp_path / "named.html")]) == 0
     assert json.loads((tmp_path / "named.json").read_text())["images"] == 100
     assert "<html" in (tmp_path / "named.html").read_text().lower()
+    # Without --split: the validation split (PublicTest), where models are chosen, never the test split.
+    assert main(["evaluate", str(run / "best.keras"), "--data", f"fer2013:{small_fer_csv}"]) == 0
+    assert "val: 100 images" in capsys.readouterr().out and (run / "best.eval-val.json").is_file()
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -2,6 +2,7 @@
 
     python tools/bundle_model.py RUN_DIR             # a finished run (best.keras)
     python tools/bundle_model.py RUN_DIR --partial   # a running one: last.keras + best.weights.h5
+    python tools/bundle_model.py student.keras       # a model file (what tools/gpu/train.py returns)
 
 Saves the inference graph (no augmentation layers, no optimizer, float32) into
 src/emodet/assets/models/ under bundled.MODEL_FILE, evaluates it on FER2013 PublicTest (the
@@ -34,7 +35,7 @@ from emodet.models.classifier import inference_model, load_model  # noqa: E402
 SHARED = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared"))
 
 parser = argparse.ArgumentParser()
-parser.add_argument("run_dir", type=Path)
+parser.add_argument("run_dir", type=Path, help="a run directory, or a .keras model file")
 parser.add_argument("--partial", action="store_true", help="take the best epoch so far of a run still training")
 args = parser.parse_args()
 
@@ -44,7 +45,7 @@ if args.partial:
         warnings.simplefilter("ignore")
         model.load_weights(args.run_dir / "best.weights.h5")
 else:
-    model = load_model(args.run_dir / "best.keras")
+    model = load_model(args.run_dir if args.run_dir.is_file() else args.run_dir / "best.keras")
 target = REPO / "src" / "emodet" / "assets" / "models" / MODEL_FILE
 target.parent.mkdir(parents=True, exist_ok=True)
 inference_model(model).save(target)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from emodet.config import PRECISIONS
+from emodet.config import DISTRIBUTIONS, LR_SCALING, PRECISIONS
 from emodet.errors import EmodetError
 from emodet.registry.cli import (add_registry_option, add_registry_verb, check_registry, log_and_register,
                                  model_location)
@@ -108,9 +108,7 @@ def _add_train(verbs) -> None:
 
 
 def _add_distribute_options(p) -> None:
-    from emodet.training.distribute import KINDS, LR_SCALING
-
-    p.add_argument("--distribute", nargs="?", const="auto", default="none", choices=KINDS,
+    p.add_argument("--distribute", nargs="?", const="auto", default="none", choices=DISTRIBUTIONS,
                    help="train data-parallel on every device (alone: auto, the backend's own way: data-parallel on "
                         "JAX, mirrored on TensorFlow, multi-worker when TF_CONFIG lists several machines); "
                         "train.batch_size is then per device (README: distributed training)")
@@ -217,6 +215,10 @@ def parse_duration(text: str | None) -> float | None:
     return seconds
 
 
+SPLIT_HELP = ("train, val or test (FER2013: Training, PublicTest, PrivateTest). Default val, the split models and "
+              "settings are chosen on; ask for test once, for the model already chosen (the final report)")
+
+
 def _add_evaluate(verbs) -> None:
     p = verbs.add_parser("evaluate", help="evaluate a model on a dataset split",
                          description="Accuracy, precision, recall, F1 (macro over the classes present, weighted, "
@@ -226,7 +228,7 @@ def _add_evaluate(verbs) -> None:
     p.add_argument("model", nargs="?",
                    help="a .keras, .onnx or .tflite emodet model or models:/NAME@ALIAS (default: the bundled model)")
     p.add_argument("--data", required=True, help="dataset: fer2013:CSV, ferplus:FER2013_CSV,FERPLUS_CSV or folder:DIR")
-    p.add_argument("--split", default="test", help="train, val or test (FER2013: Training, PublicTest, PrivateTest)")
+    p.add_argument("--split", default="val", help=SPLIT_HELP)
     p.add_argument("--tta", action="store_true", help="average predictions with horizontally flipped images")
     p.add_argument("--drop-unknown-classes", action="store_true",
                    help="leave out images of classes the model does not predict (e.g. CK+'s contempt) "
@@ -342,7 +344,8 @@ def _add_compare(verbs) -> None:
     p.add_argument("candidate", help="the candidate model (.keras, .onnx or .tflite, or models:/NAME/VERSION)")
     p.add_argument("--current", help="the current model (default: the bundled model; e.g. models:/emodet@champion)")
     p.add_argument("--data", required=True, help="the new data (e.g. folder:DIR)")
-    p.add_argument("--split", default="test", help="its split to score (default test)")
+    p.add_argument("--split", default="test", help="its split to score (default test: promoting is the final decision "
+                                                  "on a model already chosen, made on images it was not chosen on)")
     p.add_argument("--reference", help="the old data's source (e.g. fer2013:CSV); optional")
     p.add_argument("--reference-split", default="val", help="default val (FER2013 PublicTest: PrivateTest "
                                                            "stays the final report)")
@@ -549,7 +552,7 @@ def _add_report(verbs) -> None:
                                      "self-contained HTML page (report-SPLIT.html), its figures as PNG files and "
                                      "the evaluation JSON into the run directory.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `emodet train`")
-    p.add_argument("--split", default="test", help="train, val or test (FER2013: Training, PublicTest, PrivateTest)")
+    p.add_argument("--split", default="val", help=SPLIT_HELP)
     p.add_argument("--data", help="dataset, if it moved since training (default: the run's data.source)")
     p.add_argument("--tta", action="store_true", help="average predictions with horizontally flipped images")
     p.add_argument("--output", type=Path, help="HTML file to write (default: RUN_DIR/report-SPLIT.html)")

@@ -213,6 +213,9 @@ def validate(config: RunConfig) -> None:
 
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+# Data-parallel training (emodet.training.distribute): the kinds of distribution, learning-rate rules.
+DISTRIBUTIONS = ("none", "auto", "mirrored", "multi-worker", "data-parallel")
+LR_SCALING = ("linear", "none")
 _SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 

@@ -9,7 +9,8 @@ Runs on Keras 3's JAX backend (the GPU machine has no TensorFlow) from the data 
    compute) for ``--teacher-minutes`` of wall-clock time, its cosine schedule spread over that
    time (``train.time_budget``), the epoch chosen on PublicTest.
 2. The student: ``configs/gpu-small_cnn-student.yaml`` (the bundled recipe) with the teacher's
-   flip-averaged probabilities blended into its training targets, for ``--student-minutes``.
+   flip-averaged probabilities blended into its training targets, for ``--student-minutes``, or
+   less if the whole job would otherwise outlast ``--total-minutes`` (the device call's limit is 10).
 
 Every number it prints is on PublicTest, the validation split. Into ``--out`` (``$OUT`` there)
 go the student (``student.keras``, float32), the teacher's weights in float16 (``teacher.npz``,
@@ -30,6 +31,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 SIDE, MOSAIC = 48, 100
+# A run's work after its budget (teacher scoring, evaluation, report), kept free of the student's.
+FINISHING_MINUTES = 1.0
 
 
 def unpack(carried: Path, work: Path) -> tuple[Path, Path]:
@@ -82,6 +85,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/emodet-gpu"))
     parser.add_argument("--teacher-minutes", type=float, default=4.0)
     parser.add_argument("--student-minutes", type=float, default=2.5)
+    parser.add_argument("--total-minutes", type=float, default=9.0,
+                        help="the whole job's limit: the student's budget shrinks to keep within it")
     parser.add_argument("--teacher-blend", type=float, default=0.5)
     parser.add_argument("--set", action="append", default=[], help="section.key=value for both runs (smoke tests)")
     args = parser.parse_args()
@@ -91,6 +96,7 @@ def main() -> None:
     def say(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
+    started = time.monotonic()
     say(f"Keras {keras.__version__} on {keras.backend.backend()}")
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
@@ -101,8 +107,13 @@ def main() -> None:
     summary = {"teacher": run("configs/gpu-wide_cnn-teacher.yaml",
                               [*data, f"train.time_budget={args.teacher_minutes}"], teacher_dir, say)}
     save_teacher(teacher_dir, args.out)
+    left = args.total_minutes - (time.monotonic() - started) / 60 - FINISHING_MINUTES
+    student_minutes = min(args.student_minutes, left)
+    if student_minutes < 0.5:
+        say(f"no time left for the student ({left:.1f} minutes); the teacher is in {args.out}")
+        return
     summary["student"] = run("configs/gpu-small_cnn-student.yaml",
-                             [*data, f"train.time_budget={args.student_minutes}",
+                             [*data, f"train.time_budget={student_minutes:.2f}",
                               f"train.teachers={teacher_dir / 'best.keras'}", f"train.teacher_blend={args.teacher_blend}"],
                              student_dir, say)
     shutil.copy(student_dir / "best.keras", args.out / "student.keras")

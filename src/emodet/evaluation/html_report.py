@@ -88,9 +88,10 @@ def write_report(path: str | Path, report: EvaluationReport, *, model=None, data
     return path
 
 
-def report_run(run_dir: str | Path, split: str = "test", *, output: str | Path | None = None,
+def report_run(run_dir: str | Path, split: str = "val", *, output: str | Path | None = None,
                source: str | None = None, tta: bool = False, batch_size: int = 128) -> Path:
-    """Evaluate a run's ``best.keras`` on ``split``; write ``RUN_DIR/report-SPLIT.html`` and ``.json``.
+    """Evaluate a run's ``best.keras`` on ``split`` (validation unless the test split is asked for);
+    write ``RUN_DIR/report-SPLIT.html`` and ``.json``.
 
     The JSON (``report.to_dict()``) goes beside the page (``output`` with suffix ``.json``).
     ``source`` overrides the run's ``data.source`` (for a dataset that moved). Returns the path.

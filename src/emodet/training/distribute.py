@@ -28,11 +28,10 @@ import os
 from dataclasses import dataclass
 from typing import Iterator
 
-from emodet.config import TrainConfig
+from emodet.config import DISTRIBUTIONS as KINDS
+from emodet.config import LR_SCALING, TrainConfig
 from emodet.errors import ConfigError
 
-KINDS = ("none", "auto", "mirrored", "multi-worker", "data-parallel")
-LR_SCALING = ("linear", "none")
 _JAX_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
 
 
