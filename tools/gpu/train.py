@@ -41,6 +41,7 @@ def unpack(carried: Path, work: Path) -> tuple[Path, Path]:
     emotion, usage = packed["emotion"], np.array(["Training", "PublicTest"])[packed["usage"]]
     mosaics = sorted((k for k in packed.files if k.startswith("mosaic")), key=lambda k: int(k[6:]))
     faces = np.concatenate([_decode_mosaic(packed[k]) for k in mosaics])[:len(emotion)]
+    work.mkdir(parents=True, exist_ok=True)
     csv_path, votes_path = work / "fer2013.csv", work / "fer2013new.csv"
     with open(csv_path, "w") as f:
         f.write("emotion,pixels,Usage\n")
@@ -107,18 +108,18 @@ def main() -> None:
     summary = {"teacher": run("configs/gpu-wide_cnn-teacher.yaml",
                               [*data, f"train.time_budget={args.teacher_minutes}"], teacher_dir, say)}
     save_teacher(teacher_dir, args.out)
+    shutil.copy(teacher_dir / "history.csv", args.out / "teacher-history.csv")
     left = args.total_minutes - (time.monotonic() - started) / 60 - FINISHING_MINUTES
     student_minutes = min(args.student_minutes, left)
-    if student_minutes < 0.5:
+    if student_minutes < min(args.student_minutes, 0.5):
         say(f"no time left for the student ({left:.1f} minutes); the teacher is in {args.out}")
-        return
-    summary["student"] = run("configs/gpu-small_cnn-student.yaml",
-                             [*data, f"train.time_budget={student_minutes:.2f}",
-                              f"train.teachers={teacher_dir / 'best.keras'}", f"train.teacher_blend={args.teacher_blend}"],
-                             student_dir, say)
-    shutil.copy(student_dir / "best.keras", args.out / "student.keras")
-    for name, run_dir in (("teacher", teacher_dir), ("student", student_dir)):
-        shutil.copy(run_dir / "history.csv", args.out / f"{name}-history.csv")
+    else:
+        summary["student"] = run("configs/gpu-small_cnn-student.yaml",
+                                 [*data, f"train.time_budget={student_minutes:.2f}",
+                                  f"train.teachers={teacher_dir / 'best.keras'}",
+                                  f"train.teacher_blend={args.teacher_blend}"], student_dir, say)
+        shutil.copy(student_dir / "best.keras", args.out / "student.keras")
+        shutil.copy(student_dir / "history.csv", args.out / "student-history.csv")
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     say("done: " + json.dumps(summary))
 
