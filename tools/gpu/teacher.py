@@ -1,21 +1,20 @@
-"""Rebuild the teacher that tools/gpu/train.py returned as float16 weights into a ``.keras`` file.
+"""Turn the teacher that tools/gpu/train.py returned (``teacher.npz``) back into a ``.keras`` file.
 
     python tools/gpu/teacher.py teacher.npz teacher.keras
 
-The architecture comes from ``configs/gpu-wide_cnn-teacher.yaml``; the file then evaluates,
-ensembles and distils like any emodet model (``python benchmarks/accuracy.py teacher.keras``).
+The file holds the teacher's inference graph and its weights in float16; the model written here
+computes in float32 and evaluates, ensembles and distils like any emodet model
+(``python benchmarks/accuracy.py teacher.keras bundled``).
 """
 
 import argparse
 from pathlib import Path
 
+import keras
 import numpy as np
 
-from emodet.config import load_config
-from emodet.labels import FER7
-from emodet.models.classifier import build_from_config
-
-REPO = Path(__file__).resolve().parents[2]
+import emodet.models.layers  # noqa: F401  (registers emodet's layers for the architecture)
+from emodet.models.classifier import describe
 
 
 def main() -> None:
@@ -23,12 +22,11 @@ def main() -> None:
     parser.add_argument("weights", type=Path)
     parser.add_argument("output", type=Path)
     args = parser.parse_args()
-    config = load_config(REPO / "configs" / "gpu-wide_cnn-teacher.yaml")
-    model = build_from_config(config.model, FER7, source_size=48)
     stored = np.load(args.weights)
-    model.set_weights([stored[key].astype(np.float32) for key in sorted(stored.files)])
+    model = keras.models.model_from_json(str(stored["architecture"]))
+    model.set_weights([stored[key].astype(np.float32) for key in sorted(stored.files) if key.startswith("w")])
     model.save(args.output)
-    print(f"wrote {args.output}")
+    print(f"wrote {args.output}: {describe(model).backbone}, {model.count_params():,} parameters")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@
 Runs on Keras 3's JAX backend (the GPU machine has no TensorFlow) from the data that
 ``prepare.py`` packed into ``.carry/``:
 
-1. The teacher: ``configs/gpu-wide_cnn-teacher.yaml`` (``small_cnn`` at twice the width, 4x the
-   compute) for ``--teacher-minutes`` of wall-clock time, its cosine schedule spread over that
-   time (``train.time_budget``), the epoch chosen on PublicTest.
-2. The student: ``configs/gpu-small_cnn-student.yaml`` (the bundled recipe) with the teacher's
-   flip-averaged probabilities blended into its training targets, for ``--student-minutes``, or
-   less if the whole job would otherwise outlast ``--total-minutes`` (the device call's limit is 10).
+1. The teacher: the bundled model's recipe (``configs/fer2013-small_cnn-v3.yaml``) on ``wide_cnn``
+   (``small_cnn`` at twice the width, 4x the compute) for ``--teacher-minutes`` of wall-clock time,
+   its cosine schedule spread over that time (``train.time_budget``), the epoch chosen on PublicTest.
+2. The student: the same recipe on ``small_cnn`` with the teacher's flip-averaged probabilities
+   blended into its training targets, for ``--student-minutes``, or less if the whole job would
+   otherwise outlast ``--total-minutes`` (the device call's limit is 10).
 
 Every number it prints is on PublicTest, the validation split. Into ``--out`` (``$OUT`` there)
 go the student (``student.keras``, float32), the teacher's weights in float16 (``teacher.npz``,
@@ -33,6 +33,10 @@ REPO = Path(__file__).resolve().parents[2]
 SIDE, MOSAIC = 48, 100
 # A run's work after its budget (teacher scoring, evaluation, report), kept free of the student's.
 FINISHING_MINUTES = 1.0
+RECIPE = "configs/fer2013-small_cnn-v3.yaml"
+# What differs from the recipe: a time budget (set per run) instead of 40 epochs, so the epoch
+# count is only a ceiling and early stopping never cuts the schedule short.
+FOR_A_BUDGET = ["train.finetune_epochs=1000", "train.patience=1000"]
 
 
 def unpack(carried: Path, work: Path) -> tuple[Path, Path]:
@@ -56,27 +60,29 @@ def _decode_mosaic(encoded: np.ndarray) -> np.ndarray:
     return grid.reshape(MOSAIC, SIDE, MOSAIC, SIDE).transpose(0, 2, 1, 3).reshape(-1, SIDE, SIDE)
 
 
-def run(config_file: str, overrides: list[str], run_dir: Path, say) -> dict:
-    """One ``emodet train`` run; returns its validation scores."""
+def run(name: str, overrides: list[str], run_dir: Path, say) -> dict:
+    """One ``emodet train`` run of the recipe; returns its validation scores."""
     from emodet.config import load_config
     from emodet.training import train
 
-    config = load_config(REPO / config_file, overrides)
+    config = load_config(REPO / RECIPE, [*FOR_A_BUDGET, *overrides])
     started = time.monotonic()
     result = train(config, run_dir, log=say)
     scores = {"best_epoch": result.best_epoch, "epochs": len(result.history),
               "val_accuracy": result.val_report.accuracy,
               "val_macro_f1": result.val_report.averaged("macro")["f1"], "minutes": (time.monotonic() - started) / 60}
-    say(f"{config_file}: {json.dumps(scores)}")
+    say(f"{name}: {json.dumps(scores)}")
     return scores
 
 
 def save_teacher(run_dir: Path, out: Path) -> None:
-    """The teacher's weights in float16 (its float32 file is over the 16 MiB a returned file may be)."""
-    from emodet.models.classifier import load_model
+    """The teacher's inference graph and its weights in float16 (its float32 file is over the 16 MiB
+    a returned file may be); tools/gpu/teacher.py turns them back into a ``.keras`` file."""
+    from emodet.models.classifier import inference_model, load_model
 
-    weights = load_model(run_dir / "best.keras").get_weights()
-    np.savez(out / "teacher.npz", **{f"w{k:03d}": w.astype(np.float16) for k, w in enumerate(weights)})
+    model = inference_model(load_model(run_dir / "best.keras"))
+    weights = {f"w{k:03d}": w.astype(np.float16) for k, w in enumerate(model.get_weights())}
+    np.savez(out / "teacher.npz", architecture=np.array(model.to_json()), **weights)
 
 
 def main() -> None:
@@ -105,8 +111,8 @@ def main() -> None:
     csv_path, votes_path = unpack(args.data, args.work)
     data = [f"data.source=fer2013:{csv_path}", f"data.ferplus_votes={votes_path}", *args.set]
     teacher_dir, student_dir = args.work / "teacher", args.work / "student"
-    summary = {"teacher": run("configs/gpu-wide_cnn-teacher.yaml",
-                              [*data, f"train.time_budget={args.teacher_minutes}"], teacher_dir, say)}
+    summary = {"teacher": run("teacher", [*data, "model.backbone=wide_cnn", f"train.time_budget={args.teacher_minutes}"],
+                              teacher_dir, say)}
     save_teacher(teacher_dir, args.out)
     shutil.copy(teacher_dir / "history.csv", args.out / "teacher-history.csv")
     left = args.total_minutes - (time.monotonic() - started) / 60 - FINISHING_MINUTES
@@ -114,8 +120,7 @@ def main() -> None:
     if student_minutes < min(args.student_minutes, 0.5):
         say(f"no time left for the student ({left:.1f} minutes); the teacher is in {args.out}")
     else:
-        summary["student"] = run("configs/gpu-small_cnn-student.yaml",
-                                 [*data, f"train.time_budget={student_minutes:.2f}",
+        summary["student"] = run("student", [*data, f"train.time_budget={student_minutes:.2f}",
                                   f"train.teachers={teacher_dir / 'best.keras'}",
                                   f"train.teacher_blend={args.teacher_blend}"], student_dir, say)
         shutil.copy(student_dir / "best.keras", args.out / "student.keras")

@@ -6,7 +6,8 @@ the lower ``finetune_lr`` so the pretrained features are adjusted rather than ov
 A model with a randomly initialised backbone is trained whole in both stages.
 
 With a run directory, every epoch is checkpointed (see :mod:`emodet.training.recorder`) and
-:func:`fit` resumes from the last completed epoch.
+:func:`fit` resumes from the last completed epoch. With ``train.time_budget`` stage 2 runs for a
+number of minutes rather than epochs (:mod:`emodet.training.budget`).
 """
 
 from __future__ import annotations
