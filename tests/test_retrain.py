@@ -25,7 +25,7 @@ def test_evaluate_retrain_compare_promote_detect_rollback(ckplus_dir, fer_csv, t
     reg = ["--registry", str(tmp_path / "registry")]
     ck, ck_options = f"folder:{ckplus_dir}", ["--drop-unknown-classes"]
     assert main(["registry", "add", "--name", "emodet", "--alias", "champion", *reg]) == 0
-    assert main(["evaluate", "models:/emodet@champion", "--data", ck, *ck_options, "--output",
+    assert main(["evaluate", "models:/emodet@champion", "--data", ck, "--split", "test", *ck_options, "--output",
                  str(tmp_path / "before.json"), *reg]) == 0
     before = json.loads((tmp_path / "before.json").read_text())
 
