@@ -65,6 +65,21 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path, face_images)
     assert describe(loaded) == describe(model)
 
 
+def test_a_run_can_continue_from_a_saved_classifier(face_images):
+    """model.weights=<.keras>: the bundled model's backbone and head in a training graph (with augmentation)."""
+    from emodet.bundled import bundled_model_path, load_bundled_model
+
+    path = str(bundled_model_path())
+    continued = build_model("small_cnn", FER7, image_size=48, weights=path, augment=1.0, augment_blur=1.0)
+    # Augmentation is off at inference: the continued model predicts what the bundled one does.
+    expected = load_bundled_model().predict(face_images, verbose=0)
+    assert np.allclose(continued.predict(face_images, verbose=0), expected, atol=1e-5)
+    with pytest.raises(ConfigError, match="is a small_cnn model .* continue from a model of the same backbone"):
+        build_model("wide_cnn", FER7, image_size=48, weights=path)
+    with pytest.raises(ConfigError, match="same backbone and classes"):
+        build_model("small_cnn", FERPLUS8, image_size=48, weights=path)
+
+
 def test_grayscale_contract_ignores_colour():
     model = build_model("small_cnn", FER7, weights=None, augment=0)
     rgb = np.random.default_rng(1).integers(0, 255, (1, 48, 48, 3), dtype=np.uint8)

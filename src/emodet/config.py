@@ -54,8 +54,9 @@ class ModelConfig:
     image_size: int = 0
     # "grayscale" converts every input to luma (FER2013 is grayscale), "rgb" keeps colour.
     color_mode: str = "grayscale"
-    # "imagenet", "none" (random init) or a path to a .weights.h5 file of the same architecture
-    # (to continue from an earlier model; nothing is frozen then).
+    # "imagenet", "none" (random init), or a file to continue from (nothing is frozen then): a
+    # .weights.h5 of the same architecture, or a saved .keras classifier of the same backbone and
+    # classes (a run's best.keras, the bundled model), whose backbone and head weights are copied.
     weights: str = "imagenet"
     # Dropout rate before the classification layer.
     dropout: float = 0.3

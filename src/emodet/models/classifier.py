@@ -47,7 +47,8 @@ def build_model(backbone: str = "mobilenet_v2", classes=None, *, image_size: int
     """Build an ImageNet-initialised (``weights="imagenet"``) classifier for ``classes``.
 
     The backbone starts frozen when it is pretrained; :func:`unfreeze_top_blocks` opens it for
-    fine-tuning. ``weights`` may also be ``None``/``"none"`` (random init) or a weights file path.
+    fine-tuning. ``weights`` may also be ``None``/``"none"`` (random init), a ``.weights.h5`` file of this
+    architecture, or a saved ``.keras`` classifier of the same backbone and classes to continue from.
     """
     from emodet.labels import FER7
 
@@ -190,7 +191,26 @@ def _build_backbone(spec, size: int, weights: str | None) -> keras.Model:
 def _load_weights_file(model: keras.Model, path: str) -> None:
     if not Path(path).is_file():
         raise ConfigError(f"model.weights {path!r} is neither 'imagenet', 'none' nor an existing weights file")
+    if Path(path).suffix == ".keras":
+        _copy_trained_weights(load_model(path), model, path)
+        return
     try:
         model.load_weights(path)
     except Exception as exc:
         raise ConfigError(f"cannot load weights from {path} into a {model.name} model: {exc}") from None
+
+
+def _copy_trained_weights(source: keras.Model, model: keras.Model, path: str) -> None:
+    """Start ``model`` from the backbone and head of a saved classifier (a run's best.keras, the
+    bundled model), whose training-only layers (augmentation) may differ from ``model``'s."""
+    found, wanted = describe(source), describe(model)
+    if (found.backbone, found.class_names) != (wanted.backbone, wanted.class_names):
+        raise ConfigError(f"model.weights {path} is a {found.backbone} model over {list(found.class_names)}; "
+                          f"this run builds a {wanted.backbone} model over {list(wanted.class_names)}: "
+                          "continue from a model of the same backbone and classes")
+    for name in ("backbone", "emotion_head"):
+        try:
+            model.get_layer(name).set_weights(source.get_layer(name).get_weights())
+        except ValueError as exc:
+            raise ConfigError(f"cannot continue from {path}: its {name} does not match this run's "
+                              f"(same backbone, different settings?): {exc}") from None
