@@ -32,6 +32,16 @@ def model_location(text: str | None, registry: str | None) -> Path | None:
     return _open(registry).model_path(text)
 
 
+def model_and_version(text: str | None, registry: str | None) -> tuple[Path | None, str | None]:
+    """:func:`model_location` plus the registry version it is (``None`` for a file): one lookup, so
+    an alias moved meanwhile cannot pair one version's file with another's number."""
+    if not is_reference(text):
+        return model_location(text, registry), None
+    store = _open(registry)
+    found = store.resolve(text)
+    return store.model_file(found), found.version
+
+
 def _logs_runs(name: str | None, registry: str | None) -> bool:
     """Whether a training run is logged: when a registry is named, or a model name to register under."""
     return bool(name or registry or os.environ.get(REGISTRY_ENV, "").strip())

@@ -298,9 +298,14 @@ class Registry:
 
     def model_path(self, reference: str) -> Path:
         """The local path of the model file a reference names, downloaded once into emodet's cache."""
+        return self.model_file(self.resolve(reference))
+
+    def model_file(self, found: VersionInfo) -> Path:
+        """The local path of a resolved version's model file (:meth:`resolve`), downloaded once into
+        emodet's cache: for callers that also need the version the alias pointed at."""
         from emodet.inference.model_files import cache_dir
 
-        found = self.resolve(reference)
+        reference = f"models:/{found.name}/{found.version}"
         filename = found.tags.get(TAG + "model_file", "")
         if not filename:
             raise RegistryError(f"version {found.version} of {found.name!r} in {self.where} was not registered by "

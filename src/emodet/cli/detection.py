@@ -1,0 +1,322 @@
+"""``emodet detect``: faces and emotions in images, folders, videos and streams, written as it goes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from emodet.cli.common import EXIT_FAILURES, quiet_media_libraries
+from emodet.errors import EmodetError
+from emodet.registry.cli import add_registry_option, model_location
+
+
+def add_detect(verbs) -> None:
+    p = verbs.add_parser("detect", help="find faces and their emotions in images, folders, videos and streams",
+                         description="SOURCE: an image, a directory (searched recursively, symlinked folders not "
+                                     "followed), a glob, a video file, a webcam index (0) or a stream URL (rtsp://, "
+                                     "http://). A bad input is recorded and skipped; the exit status is 1 if any "
+                                     "input failed. Every output survives an interruption (Ctrl-C, SIGTERM: the "
+                                     "current record is finished, outputs are closed and the summary printed) and "
+                                     "holds each record once after --resume.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--model", help="a .keras, .onnx or .tflite model, or a registry version: models:/NAME@ALIAS "
+                                   "or models:/NAME/VERSION (default: the bundled model)")
+    add_registry_option(p)
+    p.add_argument("--detector", help="face detector: yunet (default), mtcnn (slower, most robust on turned faces) "
+                                      "or blazeface")
+    p.add_argument("--json", type=Path,
+                   help="write all results as one JSON array to this file, rebuilt from the run's journal "
+                        "(the --jsonl file, or FILE.journal.jsonl beside it) when the run ends or is interrupted")
+    p.add_argument("--jsonl", type=Path, help="write one JSON object per image or frame to this file, as it goes")
+    p.add_argument("--csv", type=Path, help="write one row per face to this CSV file, as it goes")
+    p.add_argument("--save", type=Path, metavar="DIR", help="save annotated images and videos into DIR")
+    p.add_argument("--stride", type=int, default=1, help="on video, process every N-th frame")
+    p.add_argument("--smoothing", type=float, default=None,
+                   help="on video, weight of the past in each face's moving average (0 = off, default 0.6)")
+    p.add_argument("--tta", action="store_true",
+                   help="average each face with its mirror image (slightly more accurate, half the speed)")
+    p.add_argument("--max-side", type=int, default=None, metavar="PIXELS",
+                   help="shrink images to at most this many pixels on their longer side before face detection "
+                        "(mtcnn and yunet; default 640; 0 = never shrink, for small faces in very wide or tall "
+                        "images, slower)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip inputs already finished in the outputs of an earlier run (read from its journal) "
+                        "and add the rest; inputs that failed are skipped too, unless --retry-failed")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume, process again the inputs that failed (their error records are replaced)")
+    p.add_argument("--quiet", action="store_true", help="no table and no progress bar; only the summary")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the libraries' own messages (OpenCV, ffmpeg, Pillow), hidden by default")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a pool of Ray actors, one core each, results in "
+                        "--output-dir (needs the ray extra)")
+    p.add_argument("--output-dir", type=Path, help="with --engine ray: where the part-NNNNN.jsonl shards go; a rerun "
+                                                   "skips the inputs already there")
+    p.add_argument("--parquet", action="store_true",
+                   help="with --engine ray: also write each shard as part-NNNNN.parquet (the same records and fields)")
+    p.add_argument("--workers", type=int, help="with --engine ray: actors (default: the cluster's CPUs)")
+    p.add_argument("--frames-per-task", type=int,
+                   help="with --engine ray: cut videos into ranges of this many frames, each a task any actor may "
+                        "take (default 300), so one long video uses many workers")
+    p.add_argument("--gpus-per-worker", type=float,
+                   help="with --engine ray: GPUs each actor holds (e.g. 1, or 0.5 to share one between two); "
+                        "--workers then defaults to the cluster's GPUs divided by this")
+    p.add_argument("--decode-in-tasks", action="store_true", default=None,
+                   help="with --engine ray: decode images in Ray tasks ahead of the actors (default: only when the "
+                        "actors hold GPUs; a local Ray then gets one CPU more than --workers for them)")
+    p.add_argument("--address", help="with --engine ray: a running Ray cluster to join (HOST:6379, or auto); "
+                                     "default: Ray started in this process")
+    p.set_defaults(handler=_run_detect)
+
+
+def _run_detect(args) -> int:
+    from emodet.inference.batch import process
+    from emodet.inference.pipeline import DEFAULT_SMOOTHING, EmotionDetector
+    from emodet.inference.sinks import AnnotatedSaver
+    from emodet.inference.sources import expand_sources
+
+    _check_detect_args(args)
+    if not args.verbose:
+        quiet_media_libraries()
+    if args.engine == "ray":
+        return _detect_on_ray(args)
+    options = {} if args.max_side is None else {"max_side": args.max_side or None}
+    detector = EmotionDetector(model_location(args.model, args.registry), args.detector, detector_options=options,
+                               tta=args.tta, smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
+    class_names = detector.class_names  # load the model and the face detector now, so a bad --model
+    detector.face_detector  # or --detector fails before any work is done
+    inputs = expand_sources(args.sources)
+    outputs = _DetectOutputs(args, class_names)
+    if args.resume:
+        skipped = [i for i in inputs if i.name in outputs.done]
+        inputs = [i for i in inputs if i.name not in outputs.done]
+        retried = sum(i.name in outputs.retried for i in inputs)
+        print(f"resuming: {len(skipped)} input(s) already done, {len(inputs)} to go"
+              + (f" ({retried} failed before, retried)" if retried else ""))
+    saver = AnnotatedSaver(args.save) if args.save else None
+    tally = _Tally()
+    with _StopOnSignal() as stop:
+        try:
+            with _Progress(inputs, enabled=not args.quiet) as progress:
+                for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame):
+                    outputs.write(record)
+                    tally.add(record)
+                    if not args.quiet:
+                        _print_record(record, progress.write)
+                    if record.result is None or record.result.frame_index is None:
+                        progress.input_done()
+                    if stop.signal:
+                        break
+        finally:
+            outputs.close()
+            if saver is not None:
+                saver.close()
+    print(tally.summary())
+    earlier_failures = len(outputs.failed_before - outputs.retried)
+    if earlier_failures:
+        print(f"{earlier_failures} input(s) failed in an earlier part of this run and were skipped "
+              "(--retry-failed tries them again)")
+    if stop.signal:
+        print(f"interrupted by {stop.signal_name}: the outputs hold every finished input; "
+              "continue with the same command and --resume", file=sys.stderr)
+        return 128 + stop.signal
+    return EXIT_FAILURES if tally.failures or earlier_failures else 0
+
+
+def _detect_on_ray(args) -> int:
+    try:
+        from emodet.inference.ray_engine import detect_with_ray
+    except ImportError as exc:
+        raise EmodetError(f"--engine ray needs Ray ({exc}); install it with pip install \"emodet[ray]\"") from None
+    unsupported = [flag for flag, value in (("--json", args.json), ("--jsonl", args.jsonl), ("--csv", args.csv),
+                                            ("--save", args.save), ("--resume", args.resume), ("--tta", args.tta))
+                   if value]
+    if unsupported or not args.output_dir:
+        raise EmodetError("--engine ray writes its results into --output-dir (JSON Lines shards) and always resumes; "
+                          + (f"{', '.join(unsupported)} go with the local engine" if unsupported
+                             else "give --output-dir"))
+    for flag, value in (("--workers", args.workers), ("--frames-per-task", args.frames_per_task)):
+        if value is not None and value < 1:
+            raise EmodetError(f"{flag} must be at least 1, got {value}")
+    if args.gpus_per_worker is not None and args.gpus_per_worker <= 0:
+        raise EmodetError("--gpus-per-worker must be positive (leave it out for CPU-only actors), "
+                          f"got {args.gpus_per_worker}")
+    model = model_location(args.model, args.registry)
+    summary = detect_with_ray(args.sources, args.output_dir, model=str(model) if model else None,
+                              detector=args.detector, workers=args.workers, address=args.address,
+                              stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet,
+                              decode_in_tasks=args.decode_in_tasks, gpus_per_worker=args.gpus_per_worker or 0.0,
+                              **({"frames_per_task": args.frames_per_task} if args.frames_per_task else {}))
+    print(f"{summary.inputs} input(s) processed, {summary.skipped} already done; {summary.records} record(s), "
+          f"{summary.faces} face(s), {len(summary.failures)} failed; results in {summary.output_dir}")
+    if summary.replaced_workers:
+        print(f"{summary.replaced_workers} worker(s) died and were replaced; Ray retried their unfinished batches "
+              "(every input above has its records)")
+    for source, error in summary.failures[:5]:
+        print(f"  failed: {source}: {error}")
+    return EXIT_FAILURES if summary.failures else 0
+
+
+def _check_detect_args(args) -> None:
+    if args.stride < 1:
+        raise EmodetError(f"--stride must be at least 1, got {args.stride}")
+    if args.smoothing is not None and not 0 <= args.smoothing < 1:
+        raise EmodetError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
+    if args.max_side is not None and args.max_side != 0 and args.max_side < 64:
+        raise EmodetError(f"--max-side must be 0 (never shrink) or at least 64 pixels, got {args.max_side}")
+    if args.resume and not (args.jsonl or args.csv or args.json):
+        raise EmodetError("--resume needs --jsonl, --csv or --json: the outputs that record which inputs are done")
+    if args.retry_failed and not args.resume and args.engine != "ray":
+        raise EmodetError("--retry-failed goes with --resume (it says what to do with inputs that failed before)")
+    ray_only = [flag for flag, value in (("--output-dir", args.output_dir), ("--parquet", args.parquet),
+                                         ("--workers", args.workers), ("--address", args.address),
+                                         ("--frames-per-task", args.frames_per_task),
+                                         ("--decode-in-tasks", args.decode_in_tasks),
+                                         ("--gpus-per-worker", args.gpus_per_worker)) if value]
+    if ray_only and args.engine != "ray":
+        raise EmodetError(f"{', '.join(ray_only)} go(es) with --engine ray; "
+                          "the local engine writes --jsonl/--csv/--json")
+
+
+class _DetectOutputs:
+    """The run's journal and the sinks the user asked for, opened for a new run or a resume."""
+
+    def __init__(self, args, class_names):
+        try:
+            self._open(args, class_names)
+        except OSError as exc:
+            raise EmodetError(f"cannot write the output file {exc.filename or ''}: {exc.strerror or exc}; "
+                              "choose a folder that exists and is writable") from None
+
+    def _open(self, args, class_names) -> None:
+        from emodet.inference.sinks import CsvSink, Journal, JsonSink, journal_path
+
+        path = journal_path(args.jsonl, args.json, args.csv)
+        self.journal = Journal(path, resume=args.resume, retry_failed=args.retry_failed) if path else None
+        self.done = self.journal.done if self.journal else set()
+        self.retried = self.journal.retried if self.journal else set()
+        self.failed_before = self.journal.failed_before if self.journal else set()
+        self.sinks = []
+        if args.json:
+            self.sinks.append(JsonSink(args.json, self.journal))
+        if args.csv:
+            self.sinks.append(CsvSink(args.csv, class_names, self.journal, resume=args.resume))
+
+    def write(self, record) -> None:
+        if self.journal is not None:
+            self.journal.write(record)
+        for sink in self.sinks:
+            sink.write(record)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+        for sink in self.sinks:
+            sink.close()
+
+
+class _StopOnSignal:
+    """SIGINT/SIGTERM set ``signal`` (the loop finishes its record and stops); a second one interrupts at once."""
+
+    def __init__(self):
+        self.signal = 0
+        self.signal_name = ""
+        self.previous = {}
+
+    def __enter__(self):
+        import signal
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number, frame):
+        import signal
+
+        if self.signal:
+            raise KeyboardInterrupt
+        self.signal, self.signal_name = number, signal.Signals(number).name
+
+    def __exit__(self, *exc):
+        import signal
+
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+class _Tally:
+    def __init__(self):
+        self.images = self.frames = self.faces = 0
+        self.failures: list[tuple[str, str]] = []
+
+    def add(self, record) -> None:
+        if record.error:
+            self.failures.append((record.source, record.error))
+        elif record.result is not None:
+            self.faces += len(record.result.faces)
+            if record.result.frame_index is None:
+                self.images += 1
+            else:
+                self.frames += 1
+
+    def summary(self) -> str:
+        lines = [f"{self.images} image(s), {self.frames} video frame(s), {self.faces} face(s), "
+                 f"{len(self.failures)} failed"]
+        lines += [f"  failed: {source}: {error}" for source, error in self.failures]
+        return "\n".join(lines)
+
+
+class _Progress:
+    """A progress bar on stderr over inputs, showing frames per second on video."""
+
+    def __init__(self, inputs, enabled: bool):
+        import time
+
+        from tqdm import tqdm
+
+        show = enabled and sys.stderr.isatty() and (len(inputs) > 1 or any(i.kind != "image" for i in inputs))
+        self.bar = tqdm(total=len(inputs), unit="input", disable=not show, file=sys.stderr, leave=False,
+                        dynamic_ncols=True)
+        self.clock = time.monotonic
+        self.start = self.clock()
+        self.frames = 0
+
+    def frame(self) -> None:
+        self.frames += 1
+        if self.frames % 10 == 0:
+            rate = self.frames / max(self.clock() - self.start, 1e-9)
+            self.bar.set_postfix_str(f"{self.frames} frames, {rate:.1f} fps")
+
+    def input_done(self) -> None:
+        self.bar.update(1)
+
+    def write(self, text: str) -> None:
+        self.bar.write(text, file=sys.stdout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def _print_record(record, write) -> None:
+    if record.error:
+        write(f"{record.source}: error: {record.error}")
+        return
+    result = record.result
+    if result is None:
+        return
+    where = record.source if result.frame_index is None else f"{record.source} frame {result.frame_index} " \
+                                                              f"({result.timestamp:.2f}s)"
+    if record.note:
+        write(f"{where}: note: {record.note}")
+    if not result.faces:
+        if result.frame_index is None:
+            write(f"{where}: no face found")
+        return
+    for face in result.faces:
+        x, y, w, h = (int(round(v)) for v in face.box)
+        top = ", ".join(f"{name} {p:.2f}" for name, p in face.top(3))
+        track = f" #{face.track_id}" if face.track_id is not None else ""
+        write(f"{where}{track}: {face.label:<8} {face.score:5.1%}  box {x},{y},{w}x{h}  [{top}]")
