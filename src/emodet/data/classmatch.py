@@ -26,18 +26,13 @@ def match_classes(data: LabelledImages, model_classes, *, drop_unknown: bool = F
     model_classes = tuple(model_classes)
     if tuple(data.class_names) == model_classes:
         return data
-    index = {canonical_label(name): k for k, name in enumerate(model_classes)}
-    columns = [index.get(canonical_label(name)) for name in data.class_names]
-    unknown = [name for name, column in zip(data.class_names, columns) if column is None]
+    columns = model_columns(data.class_names, model_classes)
     labels = data.labels
     keep = np.ones(len(data), dtype=bool)
-    if unknown:
+    if None in columns:
         unknown_rows = np.isin(labels, [k for k, c in enumerate(columns) if c is None])
         if unknown_rows.any() and not drop_unknown:
-            raise DataError(f"the {data.name or 'evaluation'} data has classes the model does not predict: "
-                            f"{', '.join(unknown)} (data classes: {', '.join(data.class_names)}; model classes: "
-                            f"{', '.join(model_classes)}); drop their images (--drop-unknown-classes) "
-                            "or use a model trained with them")
+            raise unknown_classes_error(data.name, data.class_names, model_classes)
         keep = ~unknown_rows
     targets = np.zeros((len(data), len(model_classes)), np.float32)
     for k, column in enumerate(columns):
@@ -48,3 +43,18 @@ def match_classes(data: LabelledImages, model_classes, *, drop_unknown: bool = F
     return dataclasses.replace(
         data, images=data.images[keep], targets=targets[keep], class_names=model_classes, ids=data.ids[keep],
         in_train=None if data.in_train is None else data.in_train[keep], skipped=data.skipped + dropped)
+
+
+def model_columns(data_classes, model_classes) -> list[int | None]:
+    """For each of the data's classes, the model's output of the same name (``None``: not predicted)."""
+    index = {canonical_label(name): k for k, name in enumerate(model_classes)}
+    return [index.get(canonical_label(name)) for name in data_classes]
+
+
+def unknown_classes_error(name: str, data_classes, model_classes) -> DataError:
+    """The error for data holding classes the model does not predict, listing both sides."""
+    unknown = [c for c, column in zip(data_classes, model_columns(data_classes, model_classes)) if column is None]
+    return DataError(f"the {name or 'evaluation'} data has classes the model does not predict: "
+                     f"{', '.join(unknown)} (data classes: {', '.join(data_classes)}; model classes: "
+                     f"{', '.join(model_classes)}); drop their images (--drop-unknown-classes) "
+                     "or use a model trained with them")

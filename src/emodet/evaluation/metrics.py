@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from emodet.data.images import LabelledImages, one_hot
-from emodet.errors import DataError
 
 DEDUPLICATED = "without_train_duplicates"
 
@@ -191,15 +190,13 @@ def evaluate_stream(model, data, *, tta: bool = False, batch_size: int = 128,
                     drop_unknown: bool = False) -> EvaluationReport:
     """:func:`evaluate` for a :class:`~emodet.data.stream.StreamedSplit`: the split is read from disk
     batch by batch and never held in memory whole (no de-duplicated subset: that needs the pixels)."""
-    from emodet.labels import canonical_label
+    from emodet.data.classmatch import model_columns, unknown_classes_error
 
     classes = model_classes(model)
-    index = {canonical_label(name): i for i, name in enumerate(classes)}
-    mapping = np.array([index.get(canonical_label(name), -1) for name in data.class_names])
-    unknown = [name for name, target in zip(data.class_names, mapping) if target < 0]
-    if unknown and not drop_unknown:
-        raise DataError(f"{data.source} has class(es) {', '.join(unknown)} that the model does not predict "
-                        f"({', '.join(classes)}); pass --drop-unknown-classes to leave their images out")
+    columns = model_columns(data.class_names, classes)
+    if None in columns and not drop_unknown:  # checked before reading: the images are not in memory to count
+        raise unknown_classes_error(data.source, data.class_names, classes)
+    mapping = np.array([-1 if column is None else column for column in columns])
     probs, labels = [np.zeros((0, len(classes)), np.float32)], [np.zeros(0, int)]
     for images, targets in data.dataset(batch_size):
         known = mapping[np.argmax(targets.numpy(), axis=1)]
