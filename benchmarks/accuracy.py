@@ -27,6 +27,7 @@ from candidates import evaluate_candidate  # noqa: E402
 
 from emodet.data import load_splits  # noqa: E402
 from emodet.evaluation.metrics import DEDUPLICATED  # noqa: E402
+from emodet.inference.tta import TTA_MODES, tta_label  # noqa: E402
 
 SHARED = Path(os.environ.get("EMODET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DEFAULT_DATA = SHARED / "data" / "fer2013" / "fer2013.csv.gz"
@@ -38,7 +39,8 @@ def main() -> None:
     parser.add_argument("--data", default=f"fer2013:{DEFAULT_DATA}")
     parser.add_argument("--final", action="store_true",
                         help="also report PrivateTest (only for the model already chosen on PublicTest)")
-    parser.add_argument("--tta", action="store_true", help="also report with horizontal-flip averaging")
+    parser.add_argument("--tta", action="store_true",
+                        help="also report with test-time augmentation: flip, then ten crops (emodet.inference.tta)")
     parser.add_argument("--json", type=Path, help="write all reports to this JSON file")
     args = parser.parse_args()
 
@@ -46,10 +48,10 @@ def main() -> None:
     names = ("val", "test") if args.final else ("val",)
     rows, reports = [], {}
     for name in args.models:
-        for tta in ([False, True] if args.tta else [False]):
+        for tta in ((None, *TTA_MODES) if args.tta else (None,)):
             started = time.perf_counter()
             results = {split: evaluate_candidate(name, splits[split], tta) for split in names}
-            label = name + (" +flip TTA" if tta else "")
+            label = name + (f" +{tta_label(tta)}" if tta else "")
             reports[label] = {split: r.to_dict() for split, r in results.items()}
             rows.append((label, results, time.perf_counter() - started))
     _print_table(rows, splits, args.final)

@@ -13,13 +13,15 @@ from pathlib import Path
 
 from emodet.data.classmatch import match_classes
 from emodet.evaluation.metrics import EvaluationReport, evaluate, report_from_probs
+from emodet.inference.tta import predict_with_tta
 from emodet.labels import FER7
 
 CACHE = Path.home() / ".cache" / "emodet" / "benchmarks"
 
 
-def evaluate_candidate(name: str, data, tta: bool = False, cache: Path = CACHE) -> EvaluationReport:
-    """The report of candidate ``name`` on ``data`` (classes matched by name, unknown ones dropped)."""
+def evaluate_candidate(name: str, data, tta: str | None = None, cache: Path = CACHE) -> EvaluationReport:
+    """The report of candidate ``name`` on ``data`` (classes matched by name, unknown ones dropped),
+    averaged over the views of test-time augmentation ``tta`` (emodet.inference.tta) if given."""
     if "+" in name:
         members = [evaluate_candidate(member, data, tta, cache) for member in name.split("+")]
         matched = match_classes(data, members[0].class_names, drop_unknown=True)
@@ -30,10 +32,7 @@ def evaluate_candidate(name: str, data, tta: bool = False, cache: Path = CACHE) 
         matched = match_classes(data, FER7, drop_unknown=True)
         classifier = FerClassifier(fer_model_path(cache))
         gray = matched.images[..., 0]
-        probs = classifier.predict(gray)
-        if tta:
-            probs = (probs + classifier.predict(gray[:, :, ::-1])) / 2
-        return report_from_probs(matched, probs, tta=tta)
+        return report_from_probs(matched, predict_with_tta(classifier.predict, gray, tta), tta=tta)
     from emodet.bundled import load_bundled_model
     from emodet.inference.runtime import load_classifier
     from emodet.models import load_model

@@ -26,6 +26,7 @@ from candidates import evaluate_candidate  # noqa: E402
 
 from emodet.data.folder import load_folder  # noqa: E402
 from emodet.evaluation.metrics import EvaluationReport  # noqa: E402
+from emodet.inference.tta import TTA_MODES, tta_label  # noqa: E402
 
 SHARED = Path(os.environ.get("EMODET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DEFAULT_DATA = SHARED / "data" / "ckplus48"
@@ -44,7 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", help="bundled, fer, a .keras/.onnx/.tflite path, or A+B")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the CK+48 folder")
-    parser.add_argument("--tta", action="store_true", help="also report with horizontal-flip averaging")
+    parser.add_argument("--tta", action="store_true",
+                        help="also report with test-time augmentation: flip, then ten crops (emodet.inference.tta)")
     parser.add_argument("--json", type=Path, help="write all reports to this JSON file")
     args = parser.parse_args()
 
@@ -52,10 +54,10 @@ def main() -> None:
     whole = whole.take(np.arange(len(whole)), name="CK+48")
     rows, reports = [], {}
     for name in args.models:
-        for tta in ([False, True] if args.tta else [False]):
+        for tta in ((None, *TTA_MODES) if args.tta else (None,)):
             frames = evaluate_candidate(name, whole, tta)
             sequences = per_sequence(frames)
-            label = name + (" +flip TTA" if tta else "")
+            label = name + (f" +{tta_label(tta)}" if tta else "")
             reports[label] = {"frames": frames.to_dict(), "sequences": sequences.to_dict()}
             rows += [(label, "frames", frames), (label, "sequences", sequences)]
     _print_table(rows)

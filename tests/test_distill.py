@@ -33,6 +33,10 @@ def test_teacher_probabilities_follow_the_data_class_order(fer_splits, teacher):
     # Two teachers: their mean.
     twice = teacher_probabilities([teacher, str(bundled_model_path())], faces, tta=False)
     assert np.allclose(twice, predict_proba(teacher, faces), atol=1e-5)
+    # Ten-crop teachers (retrain --teacher-tta crops): the teacher's ten-crop prediction, not its flip one.
+    cropped = teacher_probabilities([teacher], faces, tta="crops")
+    assert np.allclose(cropped, predict_proba(teacher, faces, tta="crops"), atol=1e-5)
+    assert not np.allclose(cropped, probs, atol=1e-3)
 
 
 def test_a_teacher_without_one_of_the_classes_is_refused(fer_splits, teacher, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from emodet.cli.common import EXIT_FAILURES, quiet_media_libraries
+from emodet.cli.common import EXIT_FAILURES, add_tta_options, quiet_media_libraries
 from emodet.errors import EmodetError
 from emodet.registry.cli import add_registry_option, model_location
 
@@ -33,8 +33,7 @@ def add_detect(verbs) -> None:
     p.add_argument("--stride", type=int, default=1, help="on video, process every N-th frame")
     p.add_argument("--smoothing", type=float, default=None,
                    help="on video, weight of the past in each face's moving average (0 = off, default 0.6)")
-    p.add_argument("--tta", action="store_true",
-                   help="average each face with its mirror image (slightly more accurate, half the speed)")
+    add_tta_options(p, timing=True)
     p.add_argument("--max-side", type=int, default=None, metavar="PIXELS",
                    help="shrink images to at most this many pixels on their longer side before face detection "
                         "(mtcnn and yunet; default 640; 0 = never shrink, for small faces in very wide or tall "
@@ -128,9 +127,9 @@ def _detect_on_ray(args) -> int:
         from emodet.inference.ray_engine import detect_with_ray
     except ImportError as exc:
         raise EmodetError(f"--engine ray needs Ray ({exc}); install it with pip install \"emodet[ray]\"") from None
-    unsupported = [flag for flag, value in (("--json", args.json), ("--jsonl", args.jsonl), ("--csv", args.csv),
-                                            ("--save", args.save), ("--resume", args.resume), ("--tta", args.tta))
-                   if value]
+    flags = (("--json", args.json), ("--jsonl", args.jsonl), ("--csv", args.csv), ("--save", args.save),
+             ("--resume", args.resume), ("--tta/--tta-crops", args.tta))
+    unsupported = [flag for flag, value in flags if value]
     if unsupported or not args.output_dir:
         raise EmodetError("--engine ray writes its results into --output-dir (JSON Lines shards) and always resumes; "
                           + (f"{', '.join(unsupported)} go with the local engine" if unsupported

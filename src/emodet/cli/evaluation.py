@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emodet.cli.common import EXIT_FAILURES, model_stem
+from emodet.cli.common import EXIT_FAILURES, add_tta_options, model_stem, tta_suffix
 from emodet.errors import EmodetError
 from emodet.registry.cli import add_registry_option, model_location
 from emodet.registry.references import is_reference
@@ -24,7 +24,7 @@ def add_evaluate(verbs) -> None:
                    help="a .keras, .onnx or .tflite emodet model or models:/NAME@ALIAS (default: the bundled model)")
     p.add_argument("--data", required=True, help="dataset: fer2013:CSV, ferplus:FER2013_CSV,FERPLUS_CSV or folder:DIR")
     p.add_argument("--split", default="val", help=SPLIT_HELP)
-    p.add_argument("--tta", action="store_true", help="average predictions with horizontally flipped images")
+    add_tta_options(p)
     p.add_argument("--drop-unknown-classes", action="store_true",
                    help="leave out images of classes the model does not predict (e.g. CK+'s contempt) "
                         "instead of refusing the dataset")
@@ -61,7 +61,7 @@ def _evaluate_streamed(args, model, crop_size: int, split: str, path) -> int:
 def _write_evaluation(args, report, path, split: str, summary: dict, *, data=None, page_model=None,
                       note: str = "") -> int:
     """The scores as JSON, the page beside it, the table printed; returns the exit status."""
-    stem = f"{model_stem(args.model, path)}.eval-{split}{'-tta' if args.tta else ''}.json"
+    stem = f"{model_stem(args.model, path)}.eval-{split}{tta_suffix(args.tta)}.json"
     output = args.output or (path.with_name(stem) if path and args.model == str(path) else Path(stem))
     output = output.with_suffix(".json")  # the page goes beside it: --output x.html must not overwrite the scores
     output.write_text(json.dumps(summary, indent=2))
@@ -234,7 +234,7 @@ def add_report(verbs) -> None:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `emodet train`")
     p.add_argument("--split", default="val", help=SPLIT_HELP)
     p.add_argument("--data", help="dataset, if it moved since training (default: the run's data.source)")
-    p.add_argument("--tta", action="store_true", help="average predictions with horizontally flipped images")
+    add_tta_options(p)
     p.add_argument("--output", type=Path, help="HTML file to write (default: RUN_DIR/report-SPLIT.html)")
     p.add_argument("--batch-size", type=int, default=128)
     p.set_defaults(handler=_run_report)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from emodet.config import DISTRIBUTIONS, LR_SCALING, PRECISIONS
 from emodet.errors import EmodetError
+from emodet.inference.tta import TTA_MODES
 from emodet.registry.cli import add_registry_option, check_registry, log_and_register, model_location
 
 
@@ -163,10 +164,13 @@ def add_retrain(verbs) -> None:
                         "(docs/BENCHMARKS.md); the model is saved float32")
     p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
     p.add_argument("--teacher", dest="teachers", action="append", default=[], metavar="MODEL.keras",
-                   help="distil from this model (repeatable: their probabilities are averaged, each with flip TTA) "
-                        "into the targets; with --from-scratch use --set train.teachers=A,B")
+                   help="distil from this model (repeatable: their probabilities are averaged, each with "
+                        "--teacher-tta) into the targets; with --from-scratch use --set train.teachers=A,B")
     p.add_argument("--teacher-blend", type=float, default=0.5,
                    help="the teachers' share of the training targets (default 0.5; the rest is the label)")
+    p.add_argument("--teacher-tta", choices=("none", *TTA_MODES), default="flip",
+                   help="test-time augmentation of each teacher: flip (default, 2 views) or crops (10 views, "
+                        "5x the scoring time); see emodet evaluate --tta-crops")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--from-scratch", action="store_true",
                    help="train a new model with --config's recipe (e.g. configs/fer2013-small_cnn-v3.yaml, the "
@@ -195,7 +199,8 @@ def _run_retrain(args) -> int:
                      batch_size=args.batch_size,
                      drop_unknown=args.drop_unknown_classes, class_weight_power=args.class_weight_power,
                      augment_blur=args.augment_blur, precision=args.precision, teachers=args.teachers,
-                     teacher_blend=args.teacher_blend, log=print)
+                     teacher_blend=args.teacher_blend,
+                     teacher_tta=None if args.teacher_tta == "none" else args.teacher_tta, log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; "
           f"model saved to {result.run_dir / 'best.keras'}")
     log_and_register(result.run_dir, args.register, args.registry)

@@ -29,6 +29,7 @@ import numpy as np
 
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation import plots
+from emodet.inference.tta import tta_label
 
 if TYPE_CHECKING:
     from emodet.evaluation.metrics import EvaluationReport
@@ -89,7 +90,7 @@ def write_report(path: str | Path, report: EvaluationReport, *, model=None, data
 
 
 def report_run(run_dir: str | Path, split: str = "val", *, output: str | Path | None = None,
-               source: str | None = None, tta: bool = False, batch_size: int = 128) -> Path:
+               source: str | None = None, tta: bool | str | None = None, batch_size: int = 128) -> Path:
     """Evaluate a run's ``best.keras`` on ``split`` (validation unless the test split is asked for);
     write ``RUN_DIR/report-SPLIT.html`` and ``.json``.
 
@@ -239,7 +240,7 @@ def _summary(inputs: ReportInputs, figures) -> Section:
     report = inputs.report
     about = [_text_row("model", _model_text(inputs.model)),
              _text_row("evaluated on", f"{report.name or 'unnamed split'}: {len(report.y_true)} images"
-                       + (" (with horizontal-flip TTA)" if report.tta else "")),
+                       + (f" (with {tta_label(report.tta)})" if report.tta else "")),
              _text_row("classes", ", ".join(report.class_names))]
     about += [_text_row(label, text) for label, text in inputs.details.items()]
     if inputs.best_epoch:

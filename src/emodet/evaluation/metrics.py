@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from emodet.data.images import LabelledImages, one_hot
+from emodet.inference.tta import predict_with_tta, tta_label, tta_mode
 
 DEDUPLICATED = "without_train_duplicates"
 
@@ -27,7 +28,10 @@ class EvaluationReport:
     ids: np.ndarray | None = None
     # Extra reports on subsets of the same predictions, e.g. without images also in training.
     subsets: dict[str, "EvaluationReport"] = field(default_factory=dict)
-    tta: bool = False
+    tta: str | None = None  # the test-time augmentation behind probs (emodet.inference.tta), if any
+
+    def __post_init__(self):
+        self.tta = tta_mode(self.tta)
 
     @cached_property
     def y_pred(self) -> np.ndarray:
@@ -114,7 +118,8 @@ class EvaluationReport:
     def format_table(self) -> str:
         """A plain-text table: one row per class, then macro/weighted averages and accuracy."""
         width = max(12, *(len(n) for n in self.class_names))
-        lines = [f"{self.name or 'evaluation'}: {len(self.y_true)} images" + (" (flip TTA)" if self.tta else ""),
+        augmented = f" ({tta_label(self.tta)})" if self.tta else ""
+        lines = [f"{self.name or 'evaluation'}: {len(self.y_true)} images{augmented}",
                  f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
         for name, m in self.per_class.items():
             lines.append(f"{name:<{width}} {m['precision']:9.4f} {m['recall']:9.4f} {m['f1']:9.4f} {m['support']:8d}")
@@ -129,17 +134,17 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool = False) -> np.ndarray:
-    """Class probabilities for every image; ``tta`` averages with the horizontally flipped image.
+def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool | str | None = None) -> np.ndarray:
+    """Class probabilities for every image; ``tta`` (``"flip"`` or ``True``, ``"crops"``) averages
+    over views of each image (:mod:`emodet.inference.tta`).
 
     ``model`` is a Keras model or a runtime classifier (:mod:`emodet.inference.runtime`: an
     exported ``.onnx``/``.tflite`` file), which is fed the images resized to its input size.
     """
-    probs = _predict(model, data, batch_size)
-    if tta:
-        flipped = LabelledImages(data.images[:, :, ::-1].copy(), data.targets, data.class_names, data.ids, data.name)
-        probs = (probs + _predict(model, flipped, batch_size)) / 2
-    return np.asarray(probs, dtype=np.float32)
+    def predict(images: np.ndarray) -> np.ndarray:
+        return _predict(model, LabelledImages(images, data.targets, data.class_names, data.ids, data.name), batch_size)
+
+    return predict_with_tta(predict, data.images, tta)
 
 
 def _predict(model, data: LabelledImages, batch_size: int) -> np.ndarray:
@@ -172,7 +177,7 @@ def model_classes(model) -> tuple[str, ...]:
     return describe(model).class_names
 
 
-def evaluate(model, data: LabelledImages, *, tta: bool = False, batch_size: int = 128,
+def evaluate(model, data: LabelledImages, *, tta: bool | str | None = None, batch_size: int = 128,
              drop_unknown: bool = False) -> EvaluationReport:
     """Evaluate ``model`` (Keras, or a runtime classifier of an exported file) on ``data``; adds the
     de-duplicated subset when some images occur in training.
@@ -186,7 +191,7 @@ def evaluate(model, data: LabelledImages, *, tta: bool = False, batch_size: int 
     return report_from_probs(data, predict_proba(model, data, batch_size, tta), tta=tta)
 
 
-def evaluate_stream(model, data, *, tta: bool = False, batch_size: int = 128,
+def evaluate_stream(model, data, *, tta: bool | str | None = None, batch_size: int = 128,
                     drop_unknown: bool = False) -> EvaluationReport:
     """:func:`evaluate` for a :class:`~emodet.data.stream.StreamedSplit`: the split is read from disk
     batch by batch and never held in memory whole (no de-duplicated subset: that needs the pixels)."""
@@ -209,7 +214,7 @@ def evaluate_stream(model, data, *, tta: bool = False, batch_size: int = 128,
     return EvaluationReport(classes, np.concatenate(labels), np.concatenate(probs), data.name, tta=tta)
 
 
-def report_from_probs(data: LabelledImages, probs: np.ndarray, tta: bool = False) -> EvaluationReport:
+def report_from_probs(data: LabelledImages, probs: np.ndarray, tta: bool | str | None = None) -> EvaluationReport:
     report = EvaluationReport(data.class_names, data.labels, probs, data.name, data.ids, tta=tta)
     if data.in_train is not None and data.in_train.any():
         report.subsets[DEDUPLICATED] = report.subset(~data.in_train, f"{data.name} {DEDUPLICATED}")

@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from emodet.errors import ConfigError, DataError
+from emodet.inference.tta import tta_label
 
 if TYPE_CHECKING:
     import keras
@@ -482,4 +483,4 @@ def _check_probs(probs, y_true, bins) -> tuple[np.ndarray, np.ndarray]:
 
 def _describe(report: EvaluationReport) -> str:
     name = f"{report.name}: " if getattr(report, "name", "") else ""
-    return f"{name}{len(report.y_true)} images" + (", flip TTA" if getattr(report, "tta", False) else "")
+    return f"{name}{len(report.y_true)} images" + (f", {tta_label(report.tta)}" if getattr(report, "tta", None) else "")

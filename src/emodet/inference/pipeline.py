@@ -15,6 +15,7 @@ import numpy as np
 
 from emodet.imageio import as_rgb_array
 from emodet.inference.results import FaceResult, FrameResult
+from emodet.inference.tta import predict_with_tta, tta_mode
 
 #: Default weight of the past in the per-track moving average of probabilities on video.
 DEFAULT_SMOOTHING = 0.6
@@ -30,17 +31,19 @@ class EmotionDetector:
     ``smoothing`` applies to :meth:`stream` only; single images are never smoothed.
     ``margin`` and ``alignment`` (``"template"`` or ``"box"``) set how faces are cut out
     (:mod:`emodet.inference.align`; ``None``: its defaults).
-    ``tta`` averages each face with its mirror image: a little more accurate (docs/MODEL_CARD.md),
-    twice the classification time; meant for batch work rather than live video.
+    ``tta`` averages each face over views of it (:mod:`emodet.inference.tta`): ``"flip"`` (or
+    ``True``) with its mirror image, twice the classification time; ``"crops"`` over ten crops,
+    ten times; each a little more accurate (docs/MODEL_CARD.md), meant for batch work rather than
+    live video.
     """
 
     def __init__(self, model=None, detector: str | object | None = None, *, smoothing: float = DEFAULT_SMOOTHING,
-                 margin: float | None = None, detector_options: dict | None = None, tta: bool = False,
+                 margin: float | None = None, detector_options: dict | None = None, tta: bool | str | None = False,
                  alignment: str | None = None, registry: str | None = None):
         self.model = model
         self.registry = registry
         self.alignment = alignment
-        self.tta = tta
+        self.tta = tta_mode(tta)
         self.detector = detector
         self.smoothing = smoothing
         self.margin = margin
@@ -112,10 +115,7 @@ class EmotionDetector:
         if not crops:
             return np.zeros((0, len(self.class_names)), np.float32)
         faces = np.concatenate(crops)
-        probs = self.classifier.predict(faces)
-        if self.tta:
-            probs = (probs + self.classifier.predict(np.ascontiguousarray(faces[:, :, ::-1]))) / 2
-        return probs
+        return predict_with_tta(self.classifier.predict, faces, self.tta)
 
     def _result(self, rgb, faces, probs, source, track_ids=None, frame=None) -> FrameResult:
         ids = track_ids or [None] * len(faces)

@@ -3,7 +3,7 @@
 Stage 1 fits only the new head (the backbone is frozen and runs in inference mode). Stage 2
 unfreezes the backbone's top ``unfreeze_blocks`` blocks, BatchNorm excepted, and recompiles at
 the lower ``finetune_lr`` so the pretrained features are adjusted rather than overwritten.
-A model with a randomly initialised backbone is trained whole in both stages.
+A backbone not pretrained on ImageNet (random, or continued from an emodet model) is trained whole.
 
 With a run directory, every epoch is checkpointed (see :mod:`emodet.training.recorder`) and
 :func:`fit` resumes from the last completed epoch. With ``train.time_budget`` stage 2 runs for a
@@ -124,8 +124,9 @@ def _training_batches(train: LabelledImages | StreamedSplit, config: TrainConfig
 def _open_for_finetuning(model: keras.Model, unfreeze_blocks: int) -> int:
     """Unfreeze the top blocks of a pretrained backbone; leave a never-frozen one as it is.
 
-    A backbone that was trainable from the start was randomly initialised: it is trained whole,
-    BatchNorm included, since it has no pretrained statistics to protect.
+    A backbone that was trainable from the start is not an ImageNet one (random weights, or an
+    emodet model's continued with ``model.weights``): it is trained whole, BatchNorm included, as
+    in the run that made it; it has no ImageNet statistics to protect.
     """
     backbone = model.get_layer("backbone")
     if backbone.trainable and all(layer.trainable for layer in backbone.layers):

@@ -39,11 +39,12 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
             replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
             augment: float = 1.0, augment_blur: float = 0.0, seed: int = 42, drop_unknown: bool = False,
             class_weight_power: float = 0.0, precision: str = "float32", teachers=(), teacher_blend: float = 0.5,
-            teacher_tta: bool = True, log=None) -> RetrainResult:
+            teacher_tta: bool | str | None = True, log=None) -> RetrainResult:
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay.
 
     ``teachers`` (models or ``.keras`` paths) distil into it: their mean probabilities over the
-    training mix make ``teacher_blend`` of its targets (:mod:`emodet.training.distill`).
+    training mix make ``teacher_blend`` of its targets (:mod:`emodet.training.distill`), each
+    averaged over the views of ``teacher_tta`` (:mod:`emodet.inference.tta`).
     ``class_weight_power`` > 0 weights each class by its inverse frequency to that power (0.5, the
     bundled recipe's, keeps rare classes such as disgust from being forgotten); ``precision``
     ``mixed_bfloat16`` trains ``small_cnn`` 13% faster on a CPU with BF16 (slower for MobileNetV2,
