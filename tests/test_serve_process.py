@@ -73,17 +73,25 @@ def test_a_request_past_the_timeout_is_504(model_cache):
 
 def test_graceful_shutdown_finishes_requests_in_flight(model_cache):
     running = Server("--detector", "yunet", "--workers", "1", env={"EMODET_CACHE": str(model_cache)})
-    results = []
+    results, sent = [], threading.Semaphore(0)
+
+    def on_sent(event: str, info) -> None:  # httpcore's trace: the request has left the client whole
+        if event == "http11.send_request_body.complete":
+            sent.release()
 
     def call():
         try:
-            results.append(httpx.post(running.url + "/v1/detect", content=ASTRONAUT, headers=JPEG, timeout=60).status_code)
+            with httpx.Client(timeout=60) as client:
+                request = client.build_request("POST", running.url + "/v1/detect", content=ASTRONAUT, headers=JPEG,
+                                               extensions={"trace": on_sent})
+                results.append(client.send(request).status_code)
         except httpx.HTTPError as exc:
             results.append(repr(exc))
 
     threads = [threading.Thread(target=call) for _ in range(8)]
     for thread in threads:
         thread.start()
+    assert all(sent.acquire(timeout=60) for _ in threads), "not every request reached the server"
     deadline = time.monotonic() + 60
     while not results and time.monotonic() < deadline:  # once one is answered, the others are queued
         time.sleep(0.005)

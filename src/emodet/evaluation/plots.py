@@ -483,4 +483,5 @@ def _check_probs(probs, y_true, bins) -> tuple[np.ndarray, np.ndarray]:
 
 def _describe(report: EvaluationReport) -> str:
     name = f"{report.name}: " if getattr(report, "name", "") else ""
-    return f"{name}{len(report.y_true)} images" + (f", {tta_label(report.tta)}" if getattr(report, "tta", None) else "")
+    augmented = f", {tta_label(report.tta)}" if getattr(report, "tta", None) else ""
+    return f"{name}{len(report.y_true)} images{augmented}"

@@ -38,7 +38,7 @@ class EmotionDetector:
     """
 
     def __init__(self, model=None, detector: str | object | None = None, *, smoothing: float = DEFAULT_SMOOTHING,
-                 margin: float | None = None, detector_options: dict | None = None, tta: bool | str | None = False,
+                 margin: float | None = None, detector_options: dict | None = None, tta: bool | str | None = None,
                  alignment: str | None = None, registry: str | None = None):
         self.model = model
         self.registry = registry
