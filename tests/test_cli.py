@@ -63,11 +63,13 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, monkeypatch, capsys):
       "--precision", "mixed_bfloat16"], "with --from-scratch the recipe decides these"),
     (["export", "--format", "tflite", "--int8", "fer2013:x"], "--int8 quantizes ONNX exports"),
 ])
-def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys):
+def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # a refused run leaves no run folder behind
 
 
 def test_info_lists_backbones(capsys):

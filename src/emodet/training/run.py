@@ -66,9 +66,12 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     say = log or (lambda message: None)
     distribution = distribution or Distribution()
     run_dir = Path(run_dir) if distribution.is_chief else Path(run_dir) / f"worker-{distribution.worker}"
-    _prepare_run_dir(run_dir, config, resume)
+    _check_run_dir(run_dir, config, resume)
     check_teachers(teacher_paths(config.train.teachers))
     train_data, val_data = load_training_data(config)
+    if not resume:  # only now: a run refused for its data or settings leaves no folder behind
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / CONFIG)
     say(f"data: {len(train_data)} training and {len(val_data)} validation images, "
         f"classes {', '.join(train_data.class_names)}")
     skipped = _skipped(train_data, val_data)
@@ -192,7 +195,8 @@ def strip_training_state(model: keras.Model) -> keras.Model:
     return copy
 
 
-def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
+def _check_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
+    """Refuse a resume whose folder or settings do not match, or a new run into a used folder."""
     saved = run_dir / CONFIG
     if resume:
         if not saved.is_file():
@@ -206,8 +210,6 @@ def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
     if (run_dir / recorder.STATE).is_file():
         raise ConfigError(f"{run_dir} already holds a training run; pass --resume to continue it (or to finish "
                           "its evaluation and report) or choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, saved)
 
 
 def config_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
