@@ -77,8 +77,8 @@ def latency_table(runtimes: dict, repeats: int) -> None:
     print(f"{'runtime':<10} {'batch 1':>9} {'x Keras':>8} {'batch 32':>14} {'x Keras':>8}")
     base = {}
     # Test-time augmentation (emodet.inference.tta) on the fastest runtime: what --tta and --tta-crops cost.
-    fastest = runtimes.get("onnx-int8") or runtimes["onnx"]
-    augmented = {f"int8+{mode}": partial(predict_with_tta, fastest.predict, tta=mode) for mode in TTA_MODES}
+    int8 = runtimes["onnx-int8"].predict
+    augmented = {f"int8+{mode}": partial(predict_with_tta, int8, tta=mode) for mode in TTA_MODES}
     for name, predict in {**{name: c.predict for name, c in runtimes.items()}, **augmented}.items():
         cells = []
         for batch in (1, 32):

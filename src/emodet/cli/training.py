@@ -199,8 +199,7 @@ def _run_retrain(args) -> int:
                      batch_size=args.batch_size,
                      drop_unknown=args.drop_unknown_classes, class_weight_power=args.class_weight_power,
                      augment_blur=args.augment_blur, precision=args.precision, teachers=args.teachers,
-                     teacher_blend=args.teacher_blend,
-                     teacher_tta=None if args.teacher_tta == "none" else args.teacher_tta, log=print)
+                     teacher_blend=args.teacher_blend, teacher_tta=args.teacher_tta, log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; "
           f"model saved to {result.run_dir / 'best.keras'}")
     log_and_register(result.run_dir, args.register, args.registry)

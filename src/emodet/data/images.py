@@ -127,6 +127,12 @@ def resized(data: LabelledImages, size: int) -> LabelledImages:
     """``data`` with its images resized (area-averaged) to ``size`` x ``size``."""
     if data.images.shape[1:3] == (size, size):
         return data
-    images = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
-                       for image in data.images])
-    return LabelledImages(images, data.targets, data.class_names, data.ids, data.name)
+    return LabelledImages(resize_images(data.images, size), data.targets, data.class_names, data.ids, data.name)
+
+
+def resize_images(images: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """A batch ``(N, H, W[, C])`` resized to ``size`` x ``size``, keeping its channel axis (which
+    OpenCV drops for one channel). Area averaging by default: it antialiases when shrinking."""
+    shape = (size, size, *images.shape[3:])
+    return np.stack([cv2.resize(image, (size, size), interpolation=interpolation).reshape(shape)
+                     for image in images]).astype(images.dtype, copy=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emodet.data.images import LabelledImages, one_hot
+from emodet.data.images import LabelledImages, one_hot, resize_images
 from emodet.inference.tta import predict_with_tta, tta_label, tta_mode
 
 DEDUPLICATED = "without_train_duplicates"
@@ -153,15 +153,12 @@ def _predict(model, data: LabelledImages, batch_size: int) -> np.ndarray:
 
     if not isinstance(model, Classifier):
         return model.predict(ImageBatches(data, batch_size, with_targets=False), verbose=0)
-    import cv2
-
     size = model.image_size
     probs = [np.zeros((0, len(model.class_names)), np.float32)]
     for start in range(0, len(data), batch_size):
         chunk = data.images[start:start + batch_size]
         if chunk.shape[1:3] != (size, size):
-            chunk = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, -1)
-                              for image in chunk])
+            chunk = resize_images(chunk, size)
         probs.append(model.predict(to_rgb_batch(chunk)))
     return np.concatenate(probs)
 

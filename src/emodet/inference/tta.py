@@ -24,14 +24,14 @@ _LABELS = {"flip": "flip TTA", "crops": "ten-crop TTA"}
 
 
 def tta_mode(tta: bool | str | None) -> str | None:
-    """The mode ``tta`` names: ``None``/``False`` -> ``None``, ``True`` -> ``"flip"`` (the cheapest)."""
-    if tta is None or tta is False:
+    """The mode ``tta`` names: ``None``/``False``/``"none"`` -> ``None``, ``True`` -> ``"flip"``."""
+    if tta is None or tta is False or tta == "none":
         return None
     if tta is True:
         return "flip"
     if tta not in TTA_MODES:
         raise ConfigError(f"test-time augmentation {tta!r} is not known; expected one of {', '.join(TTA_MODES)} "
-                          "(or true for flip, false for none)")
+                          "(or none; true means flip)")
     return tta
 
 
@@ -56,21 +56,20 @@ def tta_views(faces: np.ndarray, tta: bool | str | None) -> Iterator[np.ndarray]
 def predict_with_tta(predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray,
                      tta: bool | str | None) -> np.ndarray:
     """``predict`` (faces -> probabilities) averaged over the views of ``tta``."""
-    total, count = None, 0
+    total, count = 0.0, 0
     for view in tta_views(faces, tta):
-        probs = np.asarray(predict(view), np.float32)
-        total, count = (probs if total is None else total + probs), count + 1
+        total, count = total + np.asarray(predict(view), np.float32), count + 1
     return total / count
 
 
 def _five_crops(faces: np.ndarray) -> Iterator[np.ndarray]:
     import cv2
 
+    from emodet.data.images import resize_images
+
     size = faces.shape[1]
     crop = max(1, round(size * CROP_FRACTION))
     far, mid = size - crop, (size - crop) // 2
     for top, left in ((0, 0), (0, far), (far, 0), (far, far), (mid, mid)):
-        part = faces[:, top:top + crop, left:left + crop]
         # Enlarging, so no antialiasing is needed; bilinear like the training zoom.
-        yield np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR).reshape(faces.shape[1:])
-                        for face in part]).astype(faces.dtype)
+        yield resize_images(faces[:, top:top + crop, left:left + crop], size, cv2.INTER_LINEAR)
