@@ -102,13 +102,31 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
                 summary.faces += int(row["faces"])
                 if row["error"]:
                     summary.failures.append((row["source"], row["error"]))
+        summary.replaced_workers = _replaced_actors(ray, pids, pool)
     finally:
         if address is None:
             ray.shutdown()
-    summary.replaced_workers = max(0, len(pids - {0}) - pool)  # more processes than actors: some were replaced
     if parquet:
         write_parquet_twins(output_dir)
     return summary
+
+
+def _replaced_actors(ray, pids: set, pool: int) -> int:
+    """How many times this job's actors died and were restarted, from Ray's own actor table.
+
+    The public state API (``ray.util.state``) needs the dashboard, which the engine does not start,
+    so the table is read from the GCS client behind ``ray.state``. Should that private interface
+    change, the count falls back to the process ids seen in the rows, which misses a replacement
+    that finished no batch.
+    """
+    try:
+        from ray._private.state import actors
+
+        job = ray.get_runtime_context().get_job_id()
+        return sum(int(a.get("NumRestarts", 0)) for a in actors().values()
+                   if a.get("JobID") == job and "DetectActor" in str(a.get("ActorClassName", "")))
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return max(0, len(pids - {0}) - pool)  # more processes than actors: some were replaced
 
 
 def write_parquet_twins(folder: Path) -> list[Path]:
