@@ -21,6 +21,14 @@ def test_round_trip_through_a_file(tmp_path):
     assert load_config(tmp_path / "c.yaml") == config
 
 
+@pytest.mark.parametrize("written, read", [("true", "flip"), ("false", "none"), ("crops", "crops"), ("null", "none")])
+def test_teacher_tta_is_a_mode_and_older_booleans_still_read(tmp_path, written, read):
+    path = tmp_path / "old.yaml"
+    path.write_text(f"train:\n  teacher_tta: {written}\n")  # configs saved before it named a mode hold a boolean
+    assert load_config(path).train.teacher_tta == read
+    assert load_config(None, [f"train.teacher_tta={written}"]).train.teacher_tta == read
+
+
 @pytest.mark.parametrize("override, fragment", [
     ("train.batch_sise=3", "did you mean 'batch_size'"),
     ("trian.batch_size=3", "did you mean 'train'"),
@@ -29,6 +37,7 @@ def test_round_trip_through_a_file(tmp_path):
     ("model.dropout=1.5", "between 0.0 and 0.95"),
     ("train.head_lr=0", "must be positive"),
     ("train.class_weights=maybe", "true or false"),
+    ("train.teacher_tta=mirror", "none, flip, crops"),
     ("batch_size", "section.key=value"),
 ])
 def test_bad_settings_name_the_key_and_the_fix(override, fragment):

@@ -66,7 +66,7 @@ def test_a_student_taught_by_the_teacher_alone_learns(fer_csv, tmp_path, teacher
         data={"source": f"fer2013:{fer_csv}", "train_limit": 3000, "val_limit": 300},
         model={"backbone": "mobilenet_v2", "image_size": 48, "augment": 0.0},
         train={"head_epochs": 3, "finetune_epochs": 0, "batch_size": 64, "head_lr": 2e-3,
-               "teachers": str(bundled_model_path()), "teacher_blend": 1.0, "teacher_tta": False})
+               "teachers": str(bundled_model_path()), "teacher_blend": 1.0, "teacher_tta": "none"})
     train_data, _ = load_training_data(config)
     assert np.allclose(train_data.targets, predict_proba(teacher, train_data), atol=1e-5)
     result = train(config, tmp_path / "run")

@@ -102,10 +102,12 @@ class TrainConfig:
     seed: int = 42
     # Knowledge distillation (emodet.training.distill): comma-separated .keras teacher models whose
     # mean probabilities over the training images are blended into the training targets with this
-    # share, (1 - b) * target + b * teacher; each teacher averaged over the face and its mirror image.
+    # share, (1 - b) * target + b * teacher.
     teachers: str = ""
     teacher_blend: float = 0.5
-    teacher_tta: bool = True
+    # The views each teacher's probabilities are averaged over (emodet.inference.tta): "flip" (the
+    # face and its mirror image), "crops" (ten crops) or "none". Older configs' true/false read as flip/none.
+    teacher_tta: str = "flip"
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,21 @@ def from_dict(data: dict) -> RunConfig:
         if not isinstance(values, dict):
             raise ConfigError(f"config section {name!r} must be a mapping, got {values!r}")
         known = {f.name: f for f in dataclasses.fields(cls)}
+        values = _upgraded(name, values)
         for key in values:
             _check_known(key, known, f"key in section {name!r}")
         built[name] = cls(**{k: _coerce(v, known[k], f"{name}.{k}") for k, v in values.items()})
     config = RunConfig(**built)
     validate(config)
     return config
+
+
+def _upgraded(section: str, values: dict) -> dict:
+    """Read the keys whose type has changed: ``train.teacher_tta`` was a boolean (true: flip)."""
+    tta = values.get("teacher_tta") if section == "train" else None
+    if isinstance(tta, bool):
+        return {**values, "teacher_tta": "flip" if tta else "none"}
+    return values
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> RunConfig:
@@ -181,6 +192,9 @@ def validate(config: RunConfig) -> None:
     _check_choice("train.optimizer", t.optimizer, ("adam", "adamw", "sgd"))
     _check_choice("train.lr_schedule", t.lr_schedule, ("cosine", "constant"))
     _check_choice("train.precision", t.precision, PRECISIONS)
+    from emodet.inference.tta import TTA_MODES
+
+    _check_choice("train.teacher_tta", t.teacher_tta, ("none", *TTA_MODES))
     for name, value, low, high in (
         ("model.dropout", m.dropout, 0.0, 0.95),
         ("model.augment", m.augment, 0.0, 2.0),

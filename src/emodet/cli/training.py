@@ -212,9 +212,10 @@ def _retrain_from_scratch(args) -> int:
 
     if args.teachers:
         raise EmodetError("with --from-scratch, name the teachers in the recipe: --set train.teachers=A.keras,B.keras")
-    if args.class_weight_power or args.augment_blur or args.precision != "float32":
+    if args.class_weight_power or args.augment_blur or args.precision != "float32" or args.teacher_tta != "flip":
         raise EmodetError("with --from-scratch the recipe decides these: use --set train.class_weight_power=P, "
-                          "--set model.augment_blur=S, --set train.precision=mixed_bfloat16")
+                          "--set model.augment_blur=S, --set train.precision=mixed_bfloat16, "
+                          "--set train.teacher_tta=crops")
     if args.model or not (args.config and args.replay):
         raise EmodetError("--from-scratch trains a new model: give --config (the recipe) and --replay (the old "
                           "data), and no model to start from")
