@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -114,7 +113,8 @@ def scaling_table(folder: Path, count: int, detector: str, repeats: int, work: P
         def timed(source: Path, n: int) -> tuple[float, float]:
             out = work / f"out-{len(label)}-{source.name}-{n}"
             chosen = ["--model", model] if model else []
-            return run_tree([str(source), "--detector", detector, *chosen, *[a.replace("OUT", str(out)) for a in extra]])
+            return run_tree([str(source), "--detector", detector, *chosen,
+                             *[a.replace("OUT", str(out)) for a in extra]])
 
         runs = [timed(folder, n) for n in range(repeats)]
         startup = statistics.median(timed(one, n)[0] for n in range(repeats))

@@ -130,7 +130,8 @@ def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     # Paired: each found face is right or wrong both ways, so the gap's error is that of the differences.
     differences = (direct[found] == truth[found]).astype(float) - (piped == truth[found])
     error = 100 * differences.std(ddof=1) / np.sqrt(len(found)) if len(found) > 1 else float("nan")
-    print(f"{'gap (direct - pipeline), points':<34} {100 * (direct_found - pipeline):+.2f} (standard error {error:.2f})")
+    print(f"{'gap (direct - pipeline), points':<34} {100 * (direct_found - pipeline):+.2f} "
+          f"(standard error {error:.2f})")
     print(f"{'same class both ways':<34} {agree:.4f}")
     if len(ratios):
         q = np.percentile(ratios, [25, 50, 75])

@@ -6,7 +6,8 @@ For each setting (batching on, batching off) a fresh server is started; for 1, 4
 concurrent clients, each sending the bundled sample photo (one face, 512x512 JPEG) as fast as
 it gets answers, a fixed number of requests is made (the load stops by itself). Prints
 requests per second (median of ``--repeats`` runs), p50/p95/p99 latency (over all runs), errors,
-and the server's resident memory before and after each row. The ratio column is throughput against 1 client in the same server.
+and the server's resident memory before and after each row. The ratio column is throughput
+against 1 client in the same server.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def main() -> None:
     args = parser.parse_args()
     seed_detector_cache()
     extra = ([] if args.model == "bundled" else ["--model", args.model]) + args.serve_args.split()
-    print(f"machine: {os.cpu_count()} CPU cores; model {args.model}; detector {args.detector}; serve {args.serve_args!r}; "
+    print(f"machine: {os.cpu_count()} CPU cores; model {args.model}; detector {args.detector}; "
+          f"serve {args.serve_args!r}; "
           f"{args.requests} requests per run, {args.repeats} runs per row (median req/s, latency percentiles "
           "over all runs); one 512x512 JPEG with one face")
     print(f"{'batching':<9} {'clients':>7} {'req/s':>7} {'x 1 client':>10} {'p50 ms':>7} {'p95 ms':>7} "

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -94,9 +93,10 @@ def latency_table(runtimes: dict, repeats: int) -> None:
 
 
 def fps_table(runtimes: dict, workdir: Path, frames: int, repeats: int) -> None:
+    from fer_package import FerClassifier, fer_model_path
+
     from emodet import EmotionDetector
     from emodet.inference.detectors import create_detector, list_detectors
-    from fer_package import FerClassifier, fer_model_path
 
     fer = FerClassifier(fer_model_path(Path.home() / ".cache" / "emodet" / "benchmarks"))
     print(f"End to end on a 640x480 video, {frames} frames (frames per second)")
@@ -105,10 +105,11 @@ def fps_table(runtimes: dict, workdir: Path, frames: int, repeats: int) -> None:
     videos = {n: _make_video(workdir / f"faces{n}.mp4", n, frames) for n in (1, 5)}
     for name in list_detectors():
         detector = create_detector(name)
-        pipelines = [(f"emodet {runtime}", EmotionDetector(runtimes[runtime], detector)) for runtime in ("keras", "onnx")]
+        pipelines = [(f"emodet {runtime}", EmotionDetector(runtimes[runtime], detector))
+                     for runtime in ("keras", "onnx")]
         for label, pipeline in pipelines + [("fer model", None)]:
             cells = []
-            for n, video in videos.items():
+            for _, video in videos.items():
                 run = (lambda v=video, p=pipeline: _count(p.stream(v))) if pipeline else \
                     (lambda v=video: _fer_frames(v, detector, fer))
                 found = run()  # also the warm-up
@@ -181,10 +182,9 @@ def _model(name: str) -> tuple[Path | None, str, float]:
 
 
 def _runtimes(model: Path | None, workdir: Path) -> dict:
+    from emodet.data import load_split
     from emodet.exporter import export
     from emodet.inference.runtime import load_classifier
-
-    from emodet.data import load_split
 
     keras_classifier = load_classifier(model)
     calibration = load_split(f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}", "train")

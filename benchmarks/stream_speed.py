@@ -27,8 +27,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2  # noqa: E402
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from emodet.config import load_config  # noqa: E402
 from emodet.data import load_splits  # noqa: E402
@@ -81,7 +79,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    config = load_config(REPO / "configs" / "fer2013-small_cnn-v3.yaml", [f"train.batch_size={args.batch_size}", "data.ferplus_blend=0"])
+    config = load_config(REPO / "configs" / "fer2013-small_cnn-v3.yaml",
+                         [f"train.batch_size={args.batch_size}", "data.ferplus_blend=0"])
     memory = load_splits(f"fer2013:{CSV}")["train"]
     folder_root = Path(tempfile.mkdtemp(prefix="emodet-stream-bench-"))
     try:

@@ -24,7 +24,8 @@ def recipe(csv: str, batch_size: int) -> RunConfig:
     return RunConfig(
         data=DataConfig(source=f"fer2013:{csv}", train_limit=1500, val_limit=200),
         model=ModelConfig(backbone="mobilenet_v2", image_size=48, dropout=0.0, augment=0.0),
-        train=TrainConfig(batch_size=batch_size, optimizer="sgd", head_epochs=2, head_lr=0.005, finetune_epochs=0, seed=7),
+        train=TrainConfig(batch_size=batch_size, optimizer="sgd", head_epochs=2, head_lr=0.005, finetune_epochs=0,
+                          seed=7),
     )
 
 

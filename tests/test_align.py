@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,10 +11,16 @@ from conftest import SAMPLES
 from PIL import Image
 
 from emodet.errors import ConfigError, MediaError
-from emodet.inference.align import (DEFAULT_MARGIN, FER2013_TEMPLATE, align_face, align_faces, alignment_matrix,
-                                    eye_angle, template_points)
+from emodet.inference.align import (
+    DEFAULT_MARGIN,
+    FER2013_TEMPLATE,
+    align_face,
+    align_faces,
+    alignment_matrix,
+    eye_angle,
+    template_points,
+)
 from emodet.inference.detectors import DetectedFace, create_detector
-
 
 #: The astronaut's face in astronaut.jpg: YuNet's box and the mean of YuNet's and mtcnn's landmarks
 #: (pupils checked by eye): image-left eye, image-right eye, nose tip, mouth corners.
@@ -150,7 +155,8 @@ def test_margin_widens_the_template_crop_around_the_same_face():
 
 def test_landmarks_that_disagree_with_the_box_fall_back_to_the_box():
     # Landmarks squeezed into a few pixels of a 200 px box (a detector's failure): use the box.
-    face = DetectedFace((100, 100, 200, 200), 0.9, np.array([[199, 199], [201, 199], [200, 200], [199, 201], [201, 201]]))
+    face = DetectedFace((100, 100, 200, 200), 0.9,
+                        np.array([[199, 199], [201, 199], [200, 200], [199, 201], [201, 201]]))
     matrix = alignment_matrix(face, 100, margin=0.0)
     assert transform(matrix, [200, 200])[0] == pytest.approx([50, 50], abs=1e-6)
     assert transform(matrix, [100, 100])[0] == pytest.approx([0, 0], abs=1e-6)

@@ -14,16 +14,15 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from conftest import SAMPLES
 from PIL import Image
 
-from conftest import SAMPLES
 from emodet.cli import main
 from emodet.errors import MediaError, ModelError
 from emodet.imageio import read_image
 from emodet.inference.results import FaceResult, FrameResult
 from emodet.inference.sinks import CsvSink, Journal, Record, read_jsonl
 from emodet.inference.sources import expand_sources
-
 
 # --- listing inputs -------------------------------------------------------------------------------
 

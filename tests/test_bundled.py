@@ -1,11 +1,10 @@
 """The bundled model: intact, one small file, self-describing, and as accurate as its model card says."""
 
 import re
-import shutil
 
 import pytest
-
 from conftest import REPO
+
 from emodet import bundled
 from emodet.errors import ModelError
 from emodet.evaluation.metrics import evaluate

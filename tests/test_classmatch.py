@@ -90,7 +90,8 @@ def test_evaluating_photos_through_the_detector(fer_splits, tmp_path, capsys, mo
                 frame = np.full((360, 480), 120, np.uint8)
                 side = int(rng.integers(120, 200))
                 x, y = int(rng.integers(0, 480 - side)), int(rng.integers(0, 360 - side))
-                frame[y:y + side, x:x + side] = cv2.resize(faces.images[i, ..., 0], (side, side), interpolation=cv2.INTER_CUBIC)
+                frame[y:y + side, x:x + side] = cv2.resize(faces.images[i, ..., 0], (side, side),
+                                                           interpolation=cv2.INTER_CUBIC)
                 cv2.imwrite(str(folder / f"{i}.jpg"), frame)
     cv2.imwrite(str(tmp_path / "photos" / "test" / "happiness" / "empty.jpg"), np.full((360, 480), 120, np.uint8))
     output = tmp_path / "photos.json"

@@ -55,12 +55,13 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, monkeypatch, capsys):
     (["evaluate", "/no/model.keras", "--data", "fer2013:x"], "model file /no/model.keras does not exist"),
     (["serve", "--library-threads", "-1"], "--library-threads must be 0"),
     (["retrain", "--data", "folder:x", "--run-dir", "r", "--from-scratch"], "give --config (the recipe) and --replay"),
-    (["retrain", "--data", "folder:x", "--run-dir", "r", "--config", "c.yaml"], "--config and --set go with --from-scratch"),
+    (["retrain", "--data", "folder:x", "--run-dir", "r", "--config", "c.yaml"],
+     "--config and --set go with --from-scratch"),
     (["retrain", "--data", "folder:x", "--run-dir", "r", "--class-weight-power", "2"],
      "train.class_weight_power must be between 0.0 and 1.0, got 2.0"),
     (["retrain", "--data", "folder:x", "--run-dir", "r", "--augment-blur", "-1"], "model.augment_blur must be between"),
-    (["retrain", "--data", "folder:x", "--replay", "fer2013:x", "--run-dir", "r", "--from-scratch", "--config", "c.yaml",
-      "--precision", "mixed_bfloat16"], "with --from-scratch the recipe decides these"),
+    (["retrain", "--data", "folder:x", "--replay", "fer2013:x", "--run-dir", "r", "--from-scratch", "--config",
+      "c.yaml", "--precision", "mixed_bfloat16"], "with --from-scratch the recipe decides these"),
     (["export", "--format", "tflite", "--int8", "fer2013:x"], "--int8 quantizes ONNX exports"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys, tmp_path, monkeypatch):

@@ -6,10 +6,10 @@ import shutil
 
 import cv2
 import pytest
-
 from conftest import SAMPLES
-from emodet.cli import main
 from test_video import make_video
+
+from emodet.cli import main
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,11 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from conftest import load_sample, shared_path
 
 from emodet.errors import ConfigError, MediaError, ModelError
 from emodet.inference import model_files
-from conftest import SAMPLES, load_sample, shared_path
 from emodet.inference.detectors import (
     DEFAULT_DETECTOR,
     DetectedFace,
@@ -33,7 +31,6 @@ from emodet.inference.detectors import (
     create_detector,
     list_detectors,
 )
-
 
 #: The astronaut's face in astronaut.jpg, (x, y, w, h), as YuNet boxes it (measured: 178.1, 62.6, 90.5, 113.6).
 ASTRONAUT_FACE = (178.0, 63.0, 91.0, 114.0)
@@ -49,10 +46,6 @@ def detector(request):
     if request.param != "mtcnn":  # mtcnn ships its weights; the others need the seeded cache
         request.getfixturevalue("model_cache")
     return create_detector(request.param)
-
-
-def load_sample(name: str) -> np.ndarray:
-    return np.asarray(Image.open(SAMPLES / name).convert("RGB"))
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import SAMPLES
 
 import emodet
-from conftest import SAMPLES
 from emodet.bundled import bundled_model_path, load_bundled_model
 from emodet.errors import ConfigError, ModelError
 from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier, load_classifier

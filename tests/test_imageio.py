@@ -4,9 +4,9 @@ import io
 
 import numpy as np
 import pytest
+from conftest import SAMPLES, load_sample
 from PIL import Image
 
-from conftest import SAMPLES, load_sample
 from emodet.errors import MediaError
 from emodet.imageio import MAX_PIXELS, as_rgb_array, read_image
 

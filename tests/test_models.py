@@ -109,7 +109,8 @@ def test_public_api_is_lazy():
     import subprocess
     import sys
 
-    code = "import sys, emodet; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; print(emodet.FER7)"
+    code = ("import sys, emodet; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
+            "print(emodet.FER7)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "angry" in out.stdout

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SAMPLES, load_sample
 from PIL import Image
 
-from conftest import SAMPLES, load_sample
 from emodet import EmotionDetector
 from emodet.inference.tracking import FaceTracker, iou_matrix
 from emodet.labels import FER7

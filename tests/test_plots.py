@@ -8,7 +8,6 @@ conftest's ``scenario`` fixture; ``test_html_report.py`` uses it too.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation import plots
 from emodet.evaluation.metrics import EvaluationReport
+
 
 def texts(fig: Figure) -> list[str]:
     """Every text drawn in the figure: titles, labels, tick labels, cell values, legends."""

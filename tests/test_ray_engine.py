@@ -38,7 +38,8 @@ def photos(tmp_path_factory, fer_splits):
 
 
 def _records(folder):
-    return [json.loads(line) for shard in sorted(folder.glob("part-*.jsonl")) for line in shard.read_text().splitlines()]
+    return [json.loads(line) for shard in sorted(folder.glob("part-*.jsonl"))
+            for line in shard.read_text().splitlines()]
 
 
 def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cache, tmp_path, capsys):

@@ -11,13 +11,12 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import SAMPLES
 
 from emodet.cli import main
 from emodet.errors import ConfigError, RegistryError
 from emodet.registry import open_registry, parse_reference
 from emodet.registry.store import TAG
-
-from conftest import SAMPLES
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SAMPLES
 
 from emodet.cli import main
 from emodet.registry import open_registry
 from emodet.registry.store import TAG, _sha256
-
-from conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
 

@@ -2,13 +2,12 @@
 
 import io
 
-import numpy as np
 import pytest
+from conftest import SAMPLES
 from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
-from conftest import SAMPLES
 from emodet.labels import FER7
 from emodet.serving.app import create_app
 from emodet.serving.settings import ServeSettings
@@ -93,7 +92,8 @@ def test_bad_uploads_get_json_errors_and_the_server_goes_on(client, content, con
 
 
 def test_bad_query_parameters_are_422(client):
-    assert client.post("/v1/detect?top_k=0", content=ASTRONAUT, headers={"Content-Type": "image/jpeg"}).status_code == 422
+    assert client.post("/v1/detect?top_k=0", content=ASTRONAUT,
+                       headers={"Content-Type": "image/jpeg"}).status_code == 422
     assert client.post("/v1/detect?min_score=2", content=ASTRONAUT,
                        headers={"Content-Type": "image/jpeg"}).status_code == 422
 
@@ -104,7 +104,8 @@ def test_api_key_and_cors(keyed):
     assert keyed.get("/v1/model", headers={"X-API-Key": "s3cret"}).status_code == 200
     assert keyed.get("/v1/model", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert keyed.get("/healthz").status_code == 200  # probes need no key
-    allowed = keyed.options("/v1/detect", headers={"Origin": "http://example.test", "Access-Control-Request-Method": "POST"})
+    allowed = keyed.options("/v1/detect",
+                            headers={"Origin": "http://example.test", "Access-Control-Request-Method": "POST"})
     assert allowed.headers.get("access-control-allow-origin") == "http://example.test"
     other = keyed.options("/v1/detect", headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in other.headers

@@ -9,9 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from PIL import Image
-
 from conftest import SAMPLES
+from PIL import Image
 from serving_process import Server
 
 pytestmark = pytest.mark.slow

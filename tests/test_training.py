@@ -5,7 +5,6 @@ import json
 import keras
 import numpy as np
 import pytest
-
 from interruption import StopAfter
 
 from emodet.config import RunConfig, TrainConfig

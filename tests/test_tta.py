@@ -5,9 +5,9 @@ import re
 
 import numpy as np
 import pytest
+from conftest import SAMPLES
 from PIL import Image
 
-from conftest import SAMPLES
 from emodet import EmotionDetector, bundled
 from emodet.cli import main
 from emodet.errors import ConfigError
@@ -44,7 +44,8 @@ def test_crops_are_ten_views_at_the_input_size_from_different_places():
 def test_no_augmentation_is_one_view_and_unknown_modes_are_refused():
     faces = _gradient()
     assert [v is faces for v in tta_views(faces, None)] == [True]
-    assert tta_mode(False) is None and tta_mode("none") is None and tta_label(None) == "" and tta_label("crops") == "ten-crop TTA"
+    assert (tta_mode(False) is None and tta_mode("none") is None and tta_label(None) == ""
+            and tta_label("crops") == "ten-crop TTA")
     with pytest.raises(ConfigError, match="'tencrop' is not known; expected one of flip, crops"):
         tta_mode("tencrop")
 

@@ -8,8 +8,8 @@ import threading
 import cv2
 import numpy as np
 import pytest
-
 from conftest import load_sample
+
 from emodet import EmotionDetector
 from emodet.errors import MediaError
 

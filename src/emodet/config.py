@@ -119,7 +119,7 @@ class RunConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def replace(self, **sections) -> "RunConfig":
+    def replace(self, **sections) -> RunConfig:
         """Return a copy with keys replaced, e.g. ``replace(train={"batch_size": 32})``."""
         return from_dict(_deep_merge(self.to_dict(), sections))
 

@@ -111,7 +111,8 @@ def main() -> None:
     csv_path, votes_path = unpack(args.data, args.work)
     data = [f"data.source=fer2013:{csv_path}", f"data.ferplus_votes={votes_path}", *args.set]
     teacher_dir, student_dir = args.work / "teacher", args.work / "student"
-    summary = {"teacher": run("teacher", [*data, "model.backbone=wide_cnn", f"train.time_budget={args.teacher_minutes}"],
+    summary = {"teacher": run("teacher", [*data, "model.backbone=wide_cnn",
+                                          f"train.time_budget={args.teacher_minutes}"],
                               teacher_dir, say)}
     save_teacher(teacher_dir, args.out)
     shutil.copy(teacher_dir / "history.csv", args.out / "teacher-history.csv")

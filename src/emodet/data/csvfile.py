@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from emodet.errors import DataError
 

@@ -2,8 +2,9 @@
 
 Either ``DIR/{train,val,test}/<class>/...`` with the splits given, or ``DIR/<class>/...`` split
 here, seeded: by subject when ``DIR/labels.csv`` has ``path`` and ``subject`` columns (as CK+48
-does: the same person in two splits would inflate every score), else stratified by class. Images of any size and colour mode are decoded to RGB and
-resized to a square of ``image_size`` pixels (the folder is expected to hold face crops).
+does: the same person in two splits would inflate every score), else stratified by class. Images
+of any size and colour mode are decoded to RGB and resized to a square of ``image_size`` pixels
+(the folder is expected to hold face crops).
 Unreadable files are skipped and listed in the result's ``skipped``.
 """
 

@@ -52,7 +52,7 @@ class LabelledImages:
         counts = np.bincount(self.labels, minlength=len(self.class_names))
         return dict(zip(self.class_names, counts.tolist()))
 
-    def take(self, index: np.ndarray, name: str | None = None) -> "LabelledImages":
+    def take(self, index: np.ndarray, name: str | None = None) -> LabelledImages:
         """A subset by integer indices or a boolean mask (skipped inputs stay recorded)."""
         return LabelledImages(
             images=self.images[index],
@@ -71,7 +71,7 @@ class LabelledImages:
         digest.update(np.ascontiguousarray(self.labels).tobytes())
         return digest.hexdigest()[:16]
 
-    def stratified_sample(self, limit: int, seed: int) -> "LabelledImages":
+    def stratified_sample(self, limit: int, seed: int) -> LabelledImages:
         """At most ``limit`` images, keeping the class proportions; the same seed gives the same rows."""
         if limit <= 0 or limit >= len(self):
             return self

@@ -91,9 +91,9 @@ class StreamedSplit:
 
         batches = faces.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
         if multiple_of > 1:
-            batches = batches.map(lambda i, l: (i[:tf.shape(i)[0] // multiple_of * multiple_of],
-                                                l[:tf.shape(l)[0] // multiple_of * multiple_of]))
-            batches = batches.filter(lambda i, l: tf.shape(i)[0] > 0)
+            batches = batches.map(lambda x, y: (x[:tf.shape(x)[0] // multiple_of * multiple_of],
+                                                y[:tf.shape(y)[0] // multiple_of * multiple_of]))
+            batches = batches.filter(lambda x, y: tf.shape(x)[0] > 0)
         return batches.map(batch_of, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def load(self) -> LabelledImages:

@@ -114,7 +114,8 @@ class DriftReport:
     def verdict(self) -> str:
         if not self.drifted:
             return (f"no drift: {self.window.faces} faces look like the model's validation data "
-                    f"(PSI {self.psi:.3f}, confidence {self.confidence_change:+.3f}, entropy {self.entropy_change:+.3f})")
+                    f"(PSI {self.psi:.3f}, confidence {self.confidence_change:+.3f}, "
+                    f"entropy {self.entropy_change:+.3f})")
         return "drift: " + "; ".join(self.drifted) + ". Evaluate the model on newly labelled faces from this source."
 
     def to_dict(self) -> dict:

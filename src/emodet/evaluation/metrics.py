@@ -27,7 +27,7 @@ class EvaluationReport:
     name: str = ""
     ids: np.ndarray | None = None
     # Extra reports on subsets of the same predictions, e.g. without images also in training.
-    subsets: dict[str, "EvaluationReport"] = field(default_factory=dict)
+    subsets: dict[str, EvaluationReport] = field(default_factory=dict)
     tta: str | None = None  # the test-time augmentation behind probs (emodet.inference.tta), if any
 
     def __post_init__(self):
@@ -79,7 +79,7 @@ class EvaluationReport:
             return np.zeros((len(self.class_names),) * 2, dtype=np.int64)
         return confusion_matrix(self.y_true, self.y_pred, labels=np.arange(len(self.class_names)))
 
-    def subset(self, mask: np.ndarray, name: str) -> "EvaluationReport":
+    def subset(self, mask: np.ndarray, name: str) -> EvaluationReport:
         return EvaluationReport(self.class_names, self.y_true[mask], self.probs[mask], name,
                                 None if self.ids is None else self.ids[mask], tta=self.tta)
 

@@ -9,7 +9,7 @@ holds at most a few of them in memory at once.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 

@@ -141,7 +141,8 @@ def _lookup(name: str) -> ModelFile:
     except KeyError:
         close = difflib.get_close_matches(str(name), MODEL_FILES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown model file {name!r}; known files: {', '.join(sorted(MODEL_FILES))}.{hint}") from None
+        raise ConfigError(f"unknown model file {name!r}; known files: "
+                          f"{', '.join(sorted(MODEL_FILES))}.{hint}") from None
 
 
 def _download(name: str, spec: ModelFile, target: Path, timeout: float) -> None:

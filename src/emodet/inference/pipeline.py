@@ -8,8 +8,8 @@ and smooths their emotions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -26,8 +26,8 @@ class EmotionDetector:
 
     ``model``: ``None`` for the bundled model, a path to a ``.keras``/``.onnx``/``.tflite``
     model, a Keras model, or a registry reference such as ``"models:/emodet@champion"`` (found in
-    ``registry``, a folder or MLflow tracking URI; default ``$EMODET_REGISTRY``). ``detector``: a face detector name (see
-    :func:`emodet.inference.detectors.list_detectors`) or a detector object.
+    ``registry``, a folder or MLflow tracking URI; default ``$EMODET_REGISTRY``). ``detector``: a
+    face detector name (see :func:`emodet.inference.detectors.list_detectors`) or a detector object.
     ``smoothing`` applies to :meth:`stream` only; single images are never smoothed.
     ``margin`` and ``alignment`` (``"template"`` or ``"box"``) set how faces are cut out
     (:mod:`emodet.inference.align`; ``None``: its defaults).
@@ -95,7 +95,7 @@ class EmotionDetector:
             results.append(self._result(rgb, faces, face_probs, source))
         return results
 
-    def stream(self, source, stride: int = 1, start: int = 0, stop: int | None = None) -> "FrameStream":
+    def stream(self, source, stride: int = 1, start: int = 0, stop: int | None = None) -> FrameStream:
         """Results frame by frame for a video file, a webcam index or a stream URL; ``start`` and
         ``stop`` read one range of a file's frames (tracks then start anew at ``start``)."""
         from emodet.inference.tracking import FaceTracker

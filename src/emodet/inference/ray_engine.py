@@ -301,7 +301,8 @@ def _start_ray(address: str | None, workers: int | None):
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the C++ core's warnings are not for end users
     env = {"OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-           **{name: os.environ[name] for name in ("KERAS_HOME", "EMODET_CACHE", "KERAS_BACKEND") if os.environ.get(name)}}
+           **{name: os.environ[name] for name in ("KERAS_HOME", "EMODET_CACHE", "KERAS_BACKEND")
+              if os.environ.get(name)}}
     options = dict(include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="ERROR",
                    runtime_env={"env_vars": env})
     if address is None and workers:

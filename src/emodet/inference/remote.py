@@ -34,11 +34,13 @@ def is_remote(source) -> bool:
 def list_inputs(source: str) -> list[tuple[str, str | None, str | None]]:
     """``(uri, kind, error)`` for every image or video ``source`` names, sorted; kind is ``"image"``
     or ``"video"``. A source that cannot be listed gives one entry with its error."""
+    from emodet.inference.sources import glob_regex, split_glob
+
     scheme = _URI.match(source).group(0)
     try:
         fs, path = _filesystem(source)
         pattern = path if glob.has_magic(path) else None
-        root = _literal_prefix(path) if pattern else path
+        root = split_glob(path)[0] if pattern else path
         info = fs.get_file_info(root)
         if info.type.name == "File" and not pattern:
             return [(source, _kind(path) or "image", None)]
@@ -51,8 +53,6 @@ def list_inputs(source: str) -> list[tuple[str, str | None, str | None]]:
         return [(source, None, str(exc))]
     except OSError as exc:
         return [(source, None, f"cannot list {source} ({exc}); check the address and your credentials")]
-    from emodet.inference.sources import glob_regex
-
     regex = re.compile(glob_regex(pattern)) if pattern else None
     files = sorted(f.path for f in found if f.type.name == "File" and _kind(f.path)
                    and (regex is None or regex.fullmatch(f.path)))
@@ -115,12 +115,6 @@ def _filesystem(uri: str):
             raise MediaError(f"no filesystem reads {uri} (pyarrow: {arrow_error}; fsspec: {exc}); check the "
                              "scheme (s3://, gs://, hdfs://, file://) or install the fsspec package for it") from None
         return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
-
-
-def _literal_prefix(path: str) -> str:
-    parts = PurePosixPath(path).parts
-    literal = next(i for i, part in enumerate(parts) if glob.has_magic(part))
-    return str(PurePosixPath(*parts[:literal])) if literal else "."
 
 
 def _kind(path: str) -> str | None:

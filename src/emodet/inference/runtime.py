@@ -14,7 +14,6 @@ import numpy as np
 
 from emodet.errors import ModelError
 
-
 #: What an exported model's emodet metadata must hold.
 CONTRACT_KEYS = ("class_names", "image_size", "color_mode")
 
@@ -44,7 +43,8 @@ class KerasClassifier(Classifier):
         from emodet.models.classifier import describe, inference_model
 
         contract = describe(model)
-        self.class_names, self.image_size, self.color_mode = contract.class_names, contract.crop_size, contract.color_mode
+        self.class_names, self.image_size, self.color_mode = (contract.class_names, contract.crop_size,
+                                                              contract.color_mode)
         self.model = inference_model(model, contract.crop_size)
         self.path = path
         self._call = _compiled_call(self.model)

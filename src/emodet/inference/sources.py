@@ -15,9 +15,9 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
+from pathlib import Path, PurePosixPath
 
 from emodet.imageio import IMAGE_SUFFIXES
 from emodet.inference.remote import is_remote
@@ -90,15 +90,21 @@ def _expand(source: str) -> list[Input]:
 def _glob(pattern: str) -> Iterator[Path]:
     """Files matching ``pattern`` (``*``, ``?``, ``[...]``; ``**`` for any depth), found by walking
     from its literal prefix without following directory symlinks (unlike :func:`glob.glob`)."""
-    parts = Path(pattern).parts
-    literal = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
-    root = Path(*parts[:literal]) if literal else Path(".")
-    regex = re.compile(glob_regex("/".join(parts[literal:])))
+    top, below = split_glob(pattern)
+    root, regex = Path(top), re.compile(glob_regex(below))
     if not root.is_dir():
         return
     for path in walk_files(root):
         if regex.fullmatch(path.relative_to(root).as_posix()):
             yield path
+
+
+def split_glob(pattern: str) -> tuple[str, str]:
+    """``pattern`` cut before its first part with a wildcard: the folder to search from (``"."``
+    when the pattern starts with one) and the pattern of the paths below it."""
+    parts = PurePosixPath(pattern).parts
+    literal = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    return (str(PurePosixPath(*parts[:literal])) if literal else "."), "/".join(parts[literal:])
 
 
 def glob_regex(pattern: str) -> str:

@@ -159,9 +159,9 @@ def count_blocks(model: keras.Model) -> int:
 
 def load_model(path: str | Path, compile: bool = False) -> keras.Model:
     """Load a ``.keras`` emodet model, with an error naming the file if that is impossible."""
-    import emodet.models.layers  # noqa: F401  (registers the serialisable layers)
-
     import zipfile
+
+    import emodet.models.layers  # noqa: F401  (registers the serialisable layers)
 
     path = Path(path).expanduser()
     if path.is_symlink() and not path.exists():

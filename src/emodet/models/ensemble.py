@@ -10,7 +10,7 @@ emodet classifier, each member resizing them to its own input size. Its contract
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 

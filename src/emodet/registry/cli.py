@@ -160,7 +160,8 @@ def _run_list(args) -> int:
           f"{'created':<16} train data")
     for v in versions:
         acc, f1 = v.metrics.get("best_val_accuracy"), v.metrics.get("best_val_macro_f1")
-        print(f"{v.version:>7} {','.join(v.aliases) or '-':<12} {v.parent or '-':>6} {v.tags.get('emodet.kind', ''):<8} "
+        print(f"{v.version:>7} {','.join(v.aliases) or '-':<12} {v.parent or '-':>6} "
+              f"{v.tags.get('emodet.kind', ''):<8} "
               f"{_number(acc):>7} {_number(f1):>8} {time.strftime('%Y-%m-%d %H:%M', time.localtime(v.created)):<16} "
               f"{v.tags.get('emodet.train_fingerprint') or '-'}")
         if v.tags.get("emodet.comparison"):
@@ -184,7 +185,8 @@ def _run_rollback(args) -> int:
     return 0
 
 
-def promote_after_compare(candidate: str, current: str | None, registry: str | None, comparison: dict, say=print) -> None:
+def promote_after_compare(candidate: str, current: str | None, registry: str | None, comparison: dict,
+                          say=print) -> None:
     """``emodet compare --promote``: the candidate reference's version takes the current reference's alias."""
     store = _open(registry)
     found = store.resolve(candidate)

@@ -58,7 +58,7 @@ class VersionInfo:
 
 
 def open_registry(location: str | os.PathLike | None = None, *, create: bool = True,
-                  experiment: str = DEFAULT_EXPERIMENT) -> "Registry":
+                  experiment: str = DEFAULT_EXPERIMENT) -> Registry:
     """The registry at ``location`` (default ``$EMODET_REGISTRY``); ``create=False`` refuses a folder
     that holds no registry yet instead of creating one."""
     location = location or os.environ.get(REGISTRY_ENV, "").strip()
@@ -128,7 +128,8 @@ class Registry:
         lineage = _read_json(run_dir / "lineage.json")
         data = _read_json(run_dir / "data.json")
         tags = {TAG + "kind": "retrain" if lineage else "train", TAG + "run_dir": str(run_dir.resolve()),
-                TAG + "train_fingerprint": lineage.get("train_fingerprint") or data.get("train", {}).get("fingerprint", ""),
+                TAG + "train_fingerprint": (lineage.get("train_fingerprint")
+                                            or data.get("train", {}).get("fingerprint", "")),
                 TAG + "val_fingerprint": lineage.get("val_fingerprint") or data.get("val", {}).get("fingerprint", ""),
                 TAG + "parent_sha256": lineage.get("parent_sha256", ""), **_model_tags(model, run_dir / "profile.json")}
         with self._translated(f"log the run {run_dir}"):
@@ -285,12 +286,14 @@ class Registry:
         history = self._alias_history(name, alias)
         if current is None or len(history) < 2:
             raise RegistryError(f"nothing to roll back: the alias {alias!r} of {name!r} has "
-                                + ("never been set" if current is None else f"only ever pointed at version {current.version}"))
+                                + ("never been set" if current is None
+                                   else f"only ever pointed at version {current.version}"))
         previous = history[-2]
         self.version(name, previous)  # still registered (a deleted version cannot be restored)
         with self._translated(f"roll back {name}@{alias}"):
             self.client.set_registered_model_alias(name, alias, previous)
-            self.client.set_model_version_tag(name, current.version, TAG + "rolled_back_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+            self.client.set_model_version_tag(name, current.version, TAG + "rolled_back_at",
+                                              time.strftime("%Y-%m-%dT%H:%M:%S"))
             self._set_alias_history(name, alias, history[:-1])
         return current.version, previous
 
@@ -351,7 +354,8 @@ class Registry:
             config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
             params = {f"{section}.{key}": value for section, values in config.items() if isinstance(values, dict)
                       for key, value in values.items()}
-        params.update({f"retrain.{key}": value for key, value in lineage.items() if not isinstance(value, (dict, list))})
+        params.update({f"retrain.{key}": value for key, value in lineage.items()
+                       if not isinstance(value, (dict, list))})
         items = [Param(key, str(value)[:6000]) for key, value in params.items()]
         for start in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[start:start + 100])
@@ -371,7 +375,8 @@ class Registry:
         val = final.get("val", {})
         summary = {"best_epoch": final.get("best_epoch"), "best_val_accuracy": val.get("accuracy"),
                    "best_val_macro_f1": val.get("macro", {}).get("f1"),
-                   **{f"best_val_recall_{name}": scores.get("recall") for name, scores in val.get("per_class", {}).items()}}
+                   **{f"best_val_recall_{name}": scores.get("recall")
+                      for name, scores in val.get("per_class", {}).items()}}
         metrics += [Metric(key, float(value), now, 0) for key, value in summary.items() if value is not None]
         for start in range(0, len(metrics), 500):
             self.client.log_batch(run_id, metrics=metrics[start:start + 500])

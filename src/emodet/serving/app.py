@@ -114,7 +114,7 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
             result, rgb, timings = await asyncio.wait_for(asyncio.wrap_future(future), settings.timeout_s)
         except BadImage as exc:
             raise HTTPFailure(exc.status, str(exc)) from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise HTTPFailure(504, f"the request took longer than {settings.timeout_s:g} s; retry, or send a "
                                    "smaller image") from None
         finally:

@@ -1,10 +1,10 @@
 """The service's inference: decode -> detect -> align -> classify, with faces batched across requests.
 
 Requests are handled by a small pool of worker threads, each with a face detector of its own
-(detectors are not thread-safe; OpenCV runs at one thread per call, so four workers keep two cores busy). Their face crops go to one
-:class:`BatchingClassifier`, which gathers the crops of every request waiting (up to
-``max_batch`` faces, at most ``batch_wait_ms`` after the first) into one classifier call: one
-call of 8 faces costs far less than 8 calls of one.
+(detectors are not thread-safe; OpenCV runs at one thread per call, so four workers keep two cores
+busy). Their face crops go to one :class:`BatchingClassifier`, which gathers the crops of every
+request waiting (up to ``max_batch`` faces, at most ``batch_wait_ms`` after the first) into one
+classifier call: one call of 8 faces costs far less than 8 calls of one.
 """
 
 from __future__ import annotations
@@ -199,7 +199,8 @@ class Engine:
             ids, probs = tracker.update(boxes, probs)
         finished = time.perf_counter()
         names = self.classifier.class_names
-        result = FrameResult([FaceResult(f.box, f.score, names, p, f.landmarks, i) for f, p, i in zip(faces, probs, ids)],
+        result = FrameResult([FaceResult(f.box, f.score, names, p, f.landmarks, i)
+                              for f, p, i in zip(faces, probs, ids)],
                              (rgb.shape[1], rgb.shape[0]))
         timings = {"decode_ms": 1000 * (decoded - started), "detect_ms": 1000 * (detected - decoded),
                    "classify_ms": 1000 * (finished - detected), "total_ms": 1000 * (finished - started)}

@@ -11,8 +11,8 @@ validation and test keep their labels, so the protocol (and every reported numbe
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

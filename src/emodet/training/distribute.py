@@ -25,8 +25,8 @@ import contextlib
 import dataclasses
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from emodet.config import DISTRIBUTIONS as KINDS
 from emodet.config import LR_SCALING, TrainConfig
@@ -135,7 +135,8 @@ def _tf_config() -> dict:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"TF_CONFIG is not valid JSON ({error}); it must look like "
-                          '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}'
+                          '{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                          '"task": {"type": "worker", "index": 0}}'
                           ) from None
 
 

@@ -13,9 +13,9 @@ number of minutes rather than epochs (:mod:`emodet.training.budget`).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np

@@ -9,7 +9,7 @@ runtime (ONNX, TFLite, Keras on any CPU) reads them alike.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import keras
 

@@ -39,7 +39,7 @@ class RunState:
     stage_seconds: float = 0.0
 
     @classmethod
-    def load(cls, run_dir: Path) -> "RunState | None":
+    def load(cls, run_dir: Path) -> RunState | None:
         path = run_dir / STATE
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 

@@ -57,7 +57,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     from emodet.training.run import BEST, REPORT, record_best
 
     if not 0.0 <= replay_share < 1.0:
-        raise ConfigError(f"replay share must be in [0, 1) (the old data's part of the training mix), got {replay_share}")
+        raise ConfigError("replay share must be in [0, 1) (the old data's part of the training mix), "
+                          f"got {replay_share}")
     run_dir = Path(run_dir)
     if (run_dir / BEST).exists():
         raise ConfigError(f"{run_dir} already holds a trained model; choose another run directory")
@@ -73,7 +74,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     if "val" not in new:
         raise DataError(f"{data} has no validation split to choose the epoch on; add DIR/val/<class>/... "
                         "or use a folder without split subfolders (it is split by subject or class)")
-    train, val = (match_classes(new[name], contract.class_names, drop_unknown=drop_unknown) for name in ("train", "val"))
+    train, val = (match_classes(new[name], contract.class_names, drop_unknown=drop_unknown)
+                  for name in ("train", "val"))
     mix = train
     if replay and replay_share > 0:
         old = match_classes(load_splits(replay, seed=seed)["train"], contract.class_names, drop_unknown=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 
@@ -128,8 +128,8 @@ def _streamed_training_data(config: RunConfig) -> tuple[StreamedSplit, LabelledI
                                         ("data.soft_targets", config.data.soft_targets),
                                         ("train.teachers", config.train.teachers)) if value]
     if refused:
-        raise ConfigError(f"data.stream=true reads the data as it is stored; {', '.join(refused)} need(s) it in memory: "
-                          "unset them or set data.stream=false")
+        raise ConfigError(f"data.stream=true reads the data as it is stored; {', '.join(refused)} "
+                          "need(s) it in memory: unset them or set data.stream=false")
     spec = get_backbone(config.model.backbone)
     splits = stream_splits(config.data.source, image_size=config.model.image_size or spec.input_size,
                            val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction,
