@@ -85,7 +85,7 @@ def save_teacher(run_dir: Path, out: Path) -> None:
     np.savez(out / "teacher.npz", architecture=np.array(model.to_json()), **weights)
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / ".carry" / "fer2013-trainval.npz")
     parser.add_argument("--out", type=Path, required=True)
@@ -96,12 +96,16 @@ def main() -> None:
                         help="the whole job's limit: the student's budget shrinks to keep within it")
     parser.add_argument("--teacher-blend", type=float, default=0.5)
     parser.add_argument("--set", action="append", default=[], help="section.key=value for both runs (smoke tests)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def main() -> None:
+    args = arguments()
     import keras
-
-    def say(message: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
     started = time.monotonic()
     say(f"Keras {keras.__version__} on {keras.backend.backend()}")
@@ -121,13 +125,18 @@ def main() -> None:
     if student_minutes < min(args.student_minutes, 0.5):
         say(f"no time left for the student ({left:.1f} minutes); the teacher is in {args.out}")
     else:
-        summary["student"] = run("student", [*data, f"train.time_budget={student_minutes:.2f}",
-                                  f"train.teachers={teacher_dir / 'best.keras'}",
-                                  f"train.teacher_blend={args.teacher_blend}"], student_dir, say)
-        shutil.copy(student_dir / "best.keras", args.out / "student.keras")
-        shutil.copy(student_dir / "history.csv", args.out / "student-history.csv")
+        summary["student"] = train_student(data, teacher_dir, student_dir, student_minutes, args)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     say("done: " + json.dumps(summary))
+
+
+def train_student(data: list[str], teacher_dir: Path, student_dir: Path, minutes: float, args) -> dict:
+    """The bundled architecture with the teacher's probabilities blended into its targets."""
+    summary = run("student", [*data, f"train.time_budget={minutes:.2f}", f"train.teachers={teacher_dir / 'best.keras'}",
+                              f"train.teacher_blend={args.teacher_blend}"], student_dir, say)
+    shutil.copy(student_dir / "best.keras", args.out / "student.keras")
+    shutil.copy(student_dir / "history.csv", args.out / "student-history.csv")
+    return summary
 
 
 if __name__ == "__main__":
