@@ -42,7 +42,6 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
     settings = settings or ServeSettings()
     engine = engine or Engine(settings)
     executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="emodet-worker")
-    state = {"inflight": 0}
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -65,6 +64,14 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
     async def failure(request, exc: HTTPFailure):
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
+    _add_page_and_probes(app, engine)
+    _add_api(app, engine, executor, settings)
+    return app
+
+
+def _add_page_and_probes(app: FastAPI, engine: Engine) -> None:
+    """The web page and the liveness and readiness probes (no API key: orchestrators call them)."""
+
     @app.get("/", include_in_schema=False)
     async def page():
         return FileResponse(STATIC / "index.html")
@@ -82,6 +89,11 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
         if not engine.ready:
             raise HTTPFailure(503, engine.error or "the model is still loading", {"Retry-After": "1"})
         return {"status": "ready"}
+
+
+def _add_api(app: FastAPI, engine: Engine, executor: ThreadPoolExecutor, settings: ServeSettings) -> None:
+    """The versioned API: the model's contract, one image, and a live stream of frames."""
+    state = {"inflight": 0}
 
     @app.get("/v1/model", response_model=ModelInfo, responses=_ERRORS)
     async def model_info(request: Request):
@@ -130,8 +142,6 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
             return
         await socket.accept()
         await _serve_stream(socket, engine, executor, settings)
-
-    return app
 
 
 def _load_quietly(engine: Engine) -> None:

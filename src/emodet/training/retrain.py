@@ -70,17 +70,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     check_teachers(teachers)
     parent, parent_path = _load_parent(model_path)
     contract = describe(parent)
-    new = load_splits(data, image_size=contract.crop_size, seed=seed)
-    if "val" not in new:
-        raise DataError(f"{data} has no validation split to choose the epoch on; add DIR/val/<class>/... "
-                        "or use a folder without split subfolders (it is split by subject or class)")
-    train, val = (match_classes(new[name], contract.class_names, drop_unknown=drop_unknown)
-                  for name in ("train", "val"))
-    mix = train
-    if replay and replay_share > 0:
-        old = match_classes(load_splits(replay, seed=seed)["train"], contract.class_names, drop_unknown=True)
-        count = int(round(len(train) * replay_share / (1.0 - replay_share)))
-        mix = concatenate([train, resized(old.stratified_sample(count, seed), contract.crop_size)], "train")
+    train, val = _new_data(data, contract, seed, drop_unknown)
+    mix = _with_replay(train, replay, replay_share, contract, seed)
     if teachers:
         mix = distilled(mix, teacher_probabilities(teachers, mix, tta=teacher_tta), teacher_blend)
     keras.utils.set_random_seed(seed)
@@ -100,6 +91,26 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
                "teacher_blend": teacher_blend if teachers else 0.0}
     (run_dir / LINEAGE).write_text(json.dumps(lineage, indent=2))
     return RetrainResult(run_dir, best, report.accuracy, lineage)
+
+
+def _new_data(data: str, contract, seed: int, drop_unknown: bool):
+    """The new data's training and validation splits, classes matched to the parent model's."""
+    new = load_splits(data, image_size=contract.crop_size, seed=seed)
+    if "val" not in new:
+        raise DataError(f"{data} has no validation split to choose the epoch on; add DIR/val/<class>/... "
+                        "or use a folder without split subfolders (it is split by subject or class)")
+    return (match_classes(new["train"], contract.class_names, drop_unknown=drop_unknown),
+            match_classes(new["val"], contract.class_names, drop_unknown=drop_unknown))
+
+
+def _with_replay(train, replay: str | None, replay_share: float, contract, seed: int):
+    """``train`` plus a stratified sample of the old data making ``replay_share`` of the mix, so
+    that fine-tuning on new faces does not forget the old ones."""
+    if not replay or replay_share <= 0:
+        return train
+    old = match_classes(load_splits(replay, seed=seed)["train"], contract.class_names, drop_unknown=True)
+    count = int(round(len(train) * replay_share / (1.0 - replay_share)))
+    return concatenate([train, resized(old.stratified_sample(count, seed), contract.crop_size)], "train")
 
 
 def _load_parent(model_path):
