@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from emodet.inference.pipeline import DEFAULT_SMOOTHING
+
 #: Environment variable read for the API key when ``--api-key`` is not given.
 API_KEY_ENV = "EMODET_API_KEY"
 
@@ -30,4 +32,4 @@ class ServeSettings:
     # parallelism is across requests: 1 keeps each request on one core instead of workers x cores.
     library_threads: int = 1
     max_frame_bytes: int = 2 * 1024 * 1024  # WebSocket frames; larger: the connection is closed
-    smoothing: float = 0.6  # per-connection smoothing on the WebSocket stream
+    smoothing: float = DEFAULT_SMOOTHING  # per-connection smoothing on the WebSocket stream (as emodet detect)
