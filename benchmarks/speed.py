@@ -109,7 +109,7 @@ def fps_table(runtimes: dict, workdir: Path, frames: int, repeats: int) -> None:
                      for runtime in ("keras", "onnx")]
         for label, pipeline in pipelines + [("fer model", None)]:
             cells = []
-            for _, video in videos.items():
+            for video in videos.values():
                 run = (lambda v=video, p=pipeline: _count(p.stream(v))) if pipeline else \
                     (lambda v=video: _fer_frames(v, detector, fer))
                 found = run()  # also the warm-up

@@ -62,6 +62,8 @@ def test_train_then_evaluate(small_fer_csv, tmp_path, monkeypatch, capsys):
     (["retrain", "--data", "folder:x", "--run-dir", "r", "--augment-blur", "-1"], "model.augment_blur must be between"),
     (["retrain", "--data", "folder:x", "--replay", "fer2013:x", "--run-dir", "r", "--from-scratch", "--config",
       "c.yaml", "--precision", "mixed_bfloat16"], "with --from-scratch the recipe decides these"),
+    (["retrain", "--data", "folder:x", "--replay", "fer2013:x", "--run-dir", "r", "--from-scratch", "--config",
+      "c.yaml", "--teacher-tta", "crops"], "--set train.teacher_tta=crops"),
     (["export", "--format", "tflite", "--int8", "fer2013:x"], "--int8 quantizes ONNX exports"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys, tmp_path, monkeypatch):

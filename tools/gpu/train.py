@@ -60,7 +60,7 @@ def _decode_mosaic(encoded: np.ndarray) -> np.ndarray:
     return grid.reshape(MOSAIC, SIDE, MOSAIC, SIDE).transpose(0, 2, 1, 3).reshape(-1, SIDE, SIDE)
 
 
-def run(name: str, overrides: list[str], run_dir: Path, say) -> dict:
+def run(name: str, overrides: list[str], run_dir: Path) -> dict:
     """One ``emodet train`` run of the recipe; returns its validation scores."""
     from emodet.config import load_config
     from emodet.training import train
@@ -117,7 +117,7 @@ def main() -> None:
     teacher_dir, student_dir = args.work / "teacher", args.work / "student"
     summary = {"teacher": run("teacher", [*data, "model.backbone=wide_cnn",
                                           f"train.time_budget={args.teacher_minutes}"],
-                              teacher_dir, say)}
+                              teacher_dir)}
     save_teacher(teacher_dir, args.out)
     shutil.copy(teacher_dir / "history.csv", args.out / "teacher-history.csv")
     left = args.total_minutes - (time.monotonic() - started) / 60 - FINISHING_MINUTES
@@ -125,17 +125,19 @@ def main() -> None:
     if student_minutes < min(args.student_minutes, 0.5):
         say(f"no time left for the student ({left:.1f} minutes); the teacher is in {args.out}")
     else:
-        summary["student"] = train_student(data, teacher_dir, student_dir, student_minutes, args)
+        summary["student"] = train_student(data, teacher_dir / "best.keras", student_dir, student_minutes,
+                                           args.teacher_blend, args.out)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     say("done: " + json.dumps(summary))
 
 
-def train_student(data: list[str], teacher_dir: Path, student_dir: Path, minutes: float, args) -> dict:
-    """The bundled architecture with the teacher's probabilities blended into its targets."""
-    summary = run("student", [*data, f"train.time_budget={minutes:.2f}", f"train.teachers={teacher_dir / 'best.keras'}",
-                              f"train.teacher_blend={args.teacher_blend}"], student_dir, say)
-    shutil.copy(student_dir / "best.keras", args.out / "student.keras")
-    shutil.copy(student_dir / "history.csv", args.out / "student-history.csv")
+def train_student(data: list[str], teacher: Path, student_dir: Path, minutes: float, blend: float,
+                  out: Path) -> dict:
+    """The bundled architecture with ``blend`` of its targets the teacher's probabilities; copied to ``out``."""
+    summary = run("student", [*data, f"train.time_budget={minutes:.2f}", f"train.teachers={teacher}",
+                              f"train.teacher_blend={blend}"], student_dir)
+    shutil.copy(student_dir / "best.keras", out / "student.keras")
+    shutil.copy(student_dir / "history.csv", out / "student-history.csv")
     return summary
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emodet.config import DISTRIBUTIONS, LR_SCALING, PRECISIONS
+from emodet.config import DISTRIBUTIONS, LR_SCALING, PRECISIONS, TrainConfig
 from emodet.errors import EmodetError
 from emodet.inference.tta import TTA_MODES
 from emodet.registry.cli import add_registry_option, check_registry, log_and_register, model_location
@@ -159,7 +159,7 @@ def add_retrain(verbs) -> None:
                    help="weight classes by inverse frequency to this power (0.5: the bundled recipe's; default 0, off)")
     p.add_argument("--augment-blur", type=float, default=0.0, metavar="SIGMA",
                    help="random Gaussian blur of up to SIGMA px on top of the standard augmentation (default 0)")
-    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+    p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                    help="mixed_bfloat16: 13%% faster for small_cnn on a CPU with BF16, slower for MobileNetV2 "
                         "(docs/BENCHMARKS.md); the model is saved float32")
     p.add_argument("--drop-unknown-classes", action="store_true", help="as for evaluate")
@@ -168,7 +168,7 @@ def add_retrain(verbs) -> None:
                         "--teacher-tta) into the targets; with --from-scratch use --set train.teachers=A,B")
     p.add_argument("--teacher-blend", type=float, default=0.5,
                    help="the teachers' share of the training targets (default 0.5; the rest is the label)")
-    p.add_argument("--teacher-tta", choices=("none", *TTA_MODES), default="flip",
+    p.add_argument("--teacher-tta", choices=("none", *TTA_MODES), default=TrainConfig.teacher_tta,
                    help="test-time augmentation of each teacher: flip (default, 2 views) or crops (10 views, "
                         "5x the scoring time); see emodet evaluate --tta-crops")
     p.add_argument("--run-dir", type=Path, required=True)
@@ -212,7 +212,9 @@ def _retrain_from_scratch(args) -> int:
 
     if args.teachers:
         raise EmodetError("with --from-scratch, name the teachers in the recipe: --set train.teachers=A.keras,B.keras")
-    if args.class_weight_power or args.augment_blur or args.precision != "float32" or args.teacher_tta != "flip":
+    recipe_decides = (args.class_weight_power, args.augment_blur, args.precision != TrainConfig.precision,
+                      args.teacher_tta != TrainConfig.teacher_tta)
+    if any(recipe_decides):
         raise EmodetError("with --from-scratch the recipe decides these: use --set train.class_weight_power=P, "
                           "--set model.augment_blur=S, --set train.precision=mixed_bfloat16, "
                           "--set train.teacher_tta=crops")

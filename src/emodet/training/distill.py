@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from emodet.config import TrainConfig
 from emodet.data.images import LabelledImages
 from emodet.errors import ConfigError
 from emodet.labels import canonical_label
 
 
-def teacher_probabilities(teachers: Sequence, data: LabelledImages, *, tta: bool | str | None = "flip",
+def teacher_probabilities(teachers: Sequence, data: LabelledImages, *, tta: bool | str | None = TrainConfig.teacher_tta,
                           batch_size: int = 128) -> np.ndarray:
     """The teachers' mean class probabilities for every image of ``data``, in ``data``'s class order.
 

@@ -38,8 +38,8 @@ class RetrainResult:
 def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, replay: str | None = None,
             replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
             augment: float = 1.0, augment_blur: float = 0.0, seed: int = 42, drop_unknown: bool = False,
-            class_weight_power: float = 0.0, precision: str = "float32", teachers=(), teacher_blend: float = 0.5,
-            teacher_tta: str = "flip", log=None) -> RetrainResult:
+            class_weight_power: float = 0.0, precision: str = TrainConfig.precision, teachers=(),
+            teacher_blend: float = 0.5, teacher_tta: str = TrainConfig.teacher_tta, log=None) -> RetrainResult:
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay.
 
     ``teachers`` (models or ``.keras`` paths) distil into it: their mean probabilities over the
