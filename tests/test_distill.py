@@ -67,7 +67,7 @@ def test_a_student_taught_by_the_teacher_alone_learns(fer_csv, tmp_path, teacher
         model={"backbone": "mobilenet_v2", "image_size": 48, "augment": 0.0},
         train={"head_epochs": 3, "finetune_epochs": 0, "batch_size": 64, "head_lr": 2e-3,
                "teachers": str(bundled_model_path()), "teacher_blend": 1.0, "teacher_tta": "none"})
-    train_data, _ = load_training_data(config)
+    train_data = load_training_data(config).train
     assert np.allclose(train_data.targets, predict_proba(teacher, train_data), atol=1e-5)
     result = train(config, tmp_path / "run")
     from emodet.data.sources import load_splits

@@ -36,11 +36,19 @@ class DataConfig:
     ferplus_blend: float = 0.0
     # Folder sources: accept a class folder without images (refused by default).
     allow_empty_classes: bool = False
-    # A second source (new data) whose train and validation splits are added to the first's, its
-    # classes matched by name: retraining from scratch on old + new (`emodet retrain --from-scratch`).
-    extra_source: str = ""
-    # With extra_source: leave out its images of classes the first source lacks (refused by default).
-    extra_drop_unknown: bool = False
+    # Further training sources beside `source` (emodet.data.mixture): FER2013 with RAF-DB's train/ and a
+    # folder of your own in one run, each "KIND:PATH" or "NAME=KIND:PATH", classes matched to the first
+    # source's by name. Each one's validation split is a validation set of its own, under its name.
+    sources: tuple[str, ...] = ()
+    # Each training source's share of an epoch, in order (`source` first, then `sources`): e.g. [0.6, 0.4].
+    # Empty: every image once an epoch (shares in proportion to the sources' sizes).
+    shares: tuple[float, ...] = ()
+    # Validation-only sets, "NAME=KIND:PATH" (e.g. "ckplus=folder:PATH/ckplus48", split by subject): their
+    # validation split is scored every epoch beside the training sources' (classes the model does not
+    # predict are left out). The best epoch is chosen over all sets (emodet.evaluation.selection).
+    validation: tuple[str, ...] = ()
+    # Leave out the images of `sources` whose classes the first source lacks (refused by default).
+    drop_unknown_classes: bool = False
     # Read the training split from disk batch by batch instead of holding it in memory, for data
     # larger than RAM (fer2013 and folder sources; emodet.data.stream). Validation stays in memory.
     stream: bool = False
@@ -97,8 +105,10 @@ class TrainConfig:
     # that time instead of over finetune_epochs (which stays the most it runs), and the stage ends
     # when another epoch would not fit: one recipe for machines whose speed is not known beforehand.
     time_budget: float = 0.0
-    # Metric that selects the best checkpoint on the validation split.
-    monitor: str = "val_accuracy"
+    # Metric that selects the best checkpoint: "val_score" is the one rule over every validation set
+    # (emodet.evaluation.selection: mean macro-F1 with a floor on the worst class recall); any logged
+    # metric (val_accuracy, val_loss, val_<set>_macro_f1, ...) may be named instead.
+    monitor: str = "val_score"
     seed: int = 42
     # Knowledge distillation (emodet.training.distill): comma-separated .keras teacher models whose
     # mean probabilities over the training images are blended into the training targets with this
@@ -117,7 +127,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain nested dicts (lists for the list settings), as a YAML or JSON file holds them."""
+        return {name: {key: list(value) if isinstance(value, tuple) else value for key, value in section.items()}
+                for name, section in dataclasses.asdict(self).items()}
 
     def replace(self, **sections) -> RunConfig:
         """Return a copy with keys replaced, e.g. ``replace(train={"batch_size": 32})``."""
@@ -145,11 +157,26 @@ def from_dict(data: dict) -> RunConfig:
 
 
 def _upgraded(section: str, values: dict) -> dict:
-    """Read the keys whose type has changed: ``train.teacher_tta`` was a boolean (true: flip)."""
+    """Read the keys whose type or name has changed, so older runs' configs still load and resume:
+    ``train.teacher_tta`` was a boolean (true: flip); ``data.extra_source`` (one further training
+    source) is now the first of ``data.sources``, and ``data.extra_drop_unknown`` is ``drop_unknown_classes``."""
+    values = dict(values)
     tta = values.get("teacher_tta") if section == "train" else None
     if isinstance(tta, bool):
-        return {**values, "teacher_tta": "flip" if tta else "none"}
+        values["teacher_tta"] = "flip" if tta else "none"
+    if section == "data":
+        extra = values.pop("extra_source", "")
+        if extra:
+            values["sources"] = [extra, *_as_list(values.get("sources", []))]
+        if "extra_drop_unknown" in values:
+            values["drop_unknown_classes"] = values.pop("extra_drop_unknown")
     return values
+
+
+def _as_list(value) -> list:
+    if value in (None, "", "none"):
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> RunConfig:
@@ -223,6 +250,12 @@ def validate(config: RunConfig) -> None:
     if t.teachers and t.teacher_blend == 0:
         raise ConfigError("train.teachers names teacher models but train.teacher_blend is 0, so they would not be "
                           "used; set train.teacher_blend above 0 (e.g. 0.5) or leave train.teachers empty")
+    if d.shares and len(d.shares) != 1 + len(d.sources):
+        raise ConfigError(f"data.shares gives {len(d.shares)} share(s) for {1 + len(d.sources)} training source(s) "
+                          "(data.source, then each of data.sources); give one each, or none to draw in proportion "
+                          "to their sizes")
+    if any(share <= 0 for share in d.shares):
+        raise ConfigError(f"data.shares must all be positive, got {list(d.shares)}")
     if 0 < m.image_size < 32:
         raise ConfigError(f"model.image_size must be at least 32 pixels (or 0 for the default), got {m.image_size}")
 
@@ -270,7 +303,15 @@ def _parse_override(item: str) -> tuple[str, object]:
 
 
 def _coerce(value, f: dataclasses.Field, name: str):
-    """Convert ``value`` to the field's declared type (ints accepted for floats, etc.)."""
+    """Convert ``value`` to the field's declared type (ints accepted for floats, a single value or a
+    ``;``-separated string for a list, etc.)."""
+    item_type = {"tuple[str, ...]": "str", "tuple[float, ...]": "float"}.get(str(f.type))
+    if item_type is not None:
+        items = value.split(";") if isinstance(value, str) else _as_list(value)
+        item = dataclasses.field()
+        item.type = item_type
+        return tuple(_coerce(v.strip() if isinstance(v, str) else v, item, f"{name}[{k}]")
+                     for k, v in enumerate(items) if not (isinstance(v, str) and not v.strip()))
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), None)
     if kind is None:  # pragma: no cover - every field above has a plain type
         return value

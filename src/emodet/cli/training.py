@@ -221,8 +221,8 @@ def _retrain_from_scratch(args) -> int:
     if args.model or not (args.config and args.replay):
         raise EmodetError("--from-scratch trains a new model: give --config (the recipe) and --replay (the old "
                           "data), and no model to start from")
-    overrides = [*args.overrides, f"data.source={args.replay}", f"data.extra_source={args.data}",
-                 f"data.extra_drop_unknown={str(args.drop_unknown_classes).lower()}"]
+    overrides = [*args.overrides, f"data.source={args.replay}", f"data.sources={args.data}",
+                 f"data.drop_unknown_classes={str(args.drop_unknown_classes).lower()}"]
     return _trained(train(load_config(args.config, overrides), args.run_dir, verbose=2, log=print), args)
 
 

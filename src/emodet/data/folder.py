@@ -1,6 +1,7 @@
 """A directory of class subfolders (``DIR/happy/*.jpg``, ``DIR/sad/*.png``, ...).
 
-Either ``DIR/{train,val,test}/<class>/...`` with the splits given, or ``DIR/<class>/...`` split
+Either ``DIR/{train,val,test}/<class>/...`` with the splits given (without ``val/``, a stratified,
+seeded ``val_fraction`` of ``train/`` is held out, as RAF-DB's official split asks), or ``DIR/<class>/...`` split
 here, seeded: by subject when ``DIR/labels.csv`` has ``path`` and ``subject`` columns (as CK+48
 does: the same person in two splits would inflate every score), else stratified by class. Images
 of any size and colour mode are decoded to RGB and resized to a square of ``image_size`` pixels
@@ -40,6 +41,9 @@ def load_folder(root: str | Path, image_size: int, val_fraction: float, test_fra
         splits = {name: _load_split(root / name, class_names, image_size, name, face_crop)
                   for name in SPLIT_DIRS if (root / name).is_dir()}
         _check_classes_present(splits["train"], root / "train", allow_empty_classes)
+        if "val" not in splits and val_fraction > 0:  # train/ and test/ only (RAF-DB): carve val from train/
+            carved = stratified_split(splits["train"], val_fraction, 0.0, seed)
+            splits.update(train=carved["train"], val=carved["val"])
         return splits
     whole = _load_split(root, class_folders(root), image_size, "all", face_crop)
     _check_classes_present(whole, root, allow_empty_classes)

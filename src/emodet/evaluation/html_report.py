@@ -30,6 +30,7 @@ import numpy as np
 
 from emodet.errors import ConfigError, DataError
 from emodet.evaluation import plots
+from emodet.evaluation.selection import RECALL_FLOOR
 from emodet.inference.tta import tta_label
 
 if TYPE_CHECKING:
@@ -289,6 +290,24 @@ def _training(inputs: ReportInputs, figures) -> Section | str:
     return Section("training", "Training curves", note + figures(fig, "training-curves", "Training curves"))
 
 
+def _validation_sets(inputs: ReportInputs, figures) -> Section | str:
+    """Each validation set's scores at the chosen epoch, and the selection score over them."""
+    suffix = "_worst_recall"
+    row = next((r for r in inputs.history if r.get("epoch") == inputs.best_epoch), None)
+    names = [key[4:-len(suffix)] for key in (row or {}) if key.startswith("val_") and key.endswith(suffix)]
+    if not names:
+        return "validation sets (the history has no per-set scores)"
+    head = "<tr><th>validation set</th><th>accuracy</th><th>macro-F1</th><th>worst class recall</th></tr>\n"
+    rows = "".join(f"<tr><th>{_e(name)}</th>" + "".join(
+        _number_cell(row[f"val_{name}_{metric}"], f"sets.{name}.{metric}") for metric in
+        ("accuracy", "macro_f1", "worst_recall")) + "</tr>\n" for name in names)
+    note = (f'<p class="note">The epoch is chosen by one score over every set (emodet.evaluation.selection): the '
+            f"mean macro-F1, provided every class on every set reaches {RECALL_FLOOR:.0%} recall. "
+            f"At epoch {inputs.best_epoch} it is {format_number(row.get('val_score', float('nan')))}. "
+            "The other sections pool every set.</p>")
+    return Section("validation-sets", "Validation sets", note + f'<table class="scores">\n{head}{rows}</table>\n')
+
+
 def _confusion(inputs: ReportInputs, figures) -> Section:
     report = inputs.report
     body = ('<div class="pair">'
@@ -360,8 +379,8 @@ def _calibration(inputs: ReportInputs, figures) -> Section:
     return Section("calibration", "Calibration", note + figures(fig, "reliability", "Reliability diagram"))
 
 
-_SECTION_BUILDERS = (_summary, _training, _confusion, _per_class, _distribution, _samples, _confused, _gradcam,
-                     _calibration)
+_SECTION_BUILDERS = (_summary, _training, _validation_sets, _confusion, _per_class, _distribution, _samples,
+                     _confused, _gradcam, _calibration)
 
 
 # --------------------------------------------------------------------------------------------

@@ -148,11 +148,11 @@ def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool 
 
 
 def _predict(model, data: LabelledImages, batch_size: int) -> np.ndarray:
-    from emodet.data.feed import ImageBatches, to_rgb_batch
+    from emodet.data.feed import to_rgb_batch
     from emodet.inference.runtime import Classifier
 
-    if not isinstance(model, Classifier):
-        return model.predict(ImageBatches(data, batch_size, with_targets=False), verbose=0)
+    if not isinstance(model, Classifier):  # arrays, not a PyDataset: Keras feeds them natively (twice as fast)
+        return model.predict(to_rgb_batch(data.images), batch_size=batch_size, verbose=0)
     size = model.image_size
     probs = [np.zeros((0, len(model.class_names)), np.float32)]
     for start in range(0, len(data), batch_size):

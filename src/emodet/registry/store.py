@@ -377,6 +377,10 @@ class Registry:
                    "best_val_macro_f1": val.get("macro", {}).get("f1"),
                    **{f"best_val_recall_{name}": scores.get("recall")
                       for name, scores in val.get("per_class", {}).items()}}
+        selection = final.get("selection", {})
+        summary["best_val_score"] = selection.get("score")
+        for name, scores in selection.get("sets", {}).items():  # each validation set by name
+            summary.update({f"best_{name}_{key}": scores.get(key) for key in ("accuracy", "macro_f1", "worst_recall")})
         metrics += [Metric(key, float(value), now, 0) for key, value in summary.items() if value is not None]
         for start in range(0, len(metrics), 500):
             self.client.log_batch(run_id, metrics=metrics[start:start + 500])

@@ -31,6 +31,7 @@ from emodet.training import recorder
 from emodet.training.budget import TimeBudget
 from emodet.training.distribute import Distribution
 from emodet.training.recorder import RunRecorder, RunState
+from emodet.training.validation import ValidationScores
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,15 @@ class FitResult:
 def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: TrainConfig | None = None,
         run_dir: str | Path | None = None, *, callbacks=(), verbose: int | str = 0,
         log: Callable[[str], None] | None = None, distribution: Distribution | None = None,
-        mixture: Mixture | None = None) -> FitResult:
+        val_sets: dict[str, LabelledImages] | None = None, mixture: Mixture | None = None) -> FitResult:
     """Train ``model`` in two stages, selecting the best epoch on ``val``.
 
     ``run_dir`` (created if needed) receives the history, checkpoints and state; an existing
     one with a checkpoint is resumed, continuing the model stored there. ``distribution``: the
     data-parallel plan the caller has entered the scope of (its batches are shaped for it).
+    ``val_sets``: the named validation sets the epoch is chosen over (default: ``val`` alone), each
+    scored after every epoch (:class:`~emodet.training.validation.ValidationScores`); ``val`` holds
+    them all together for Keras' own ``val_loss`` and ``val_accuracy``.
     ``mixture``: which source each training image came from and each source's share of an epoch
     (several training sources, :mod:`emodet.data.mixture`); without it every image comes once an epoch.
     """
@@ -92,6 +96,7 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
         val_batches = ImageBatches(val, config.batch_size, multiple_of=distribution.batch_multiple,
                                    dtype=distribution.input_dtype)
         feed, val_feed, steps = _feeds(batches, val_batches, end_epoch - state.epoch, distribution)
+        scores = ValidationScores(val_sets or {val.name or "val": val}, config.batch_size)
         record = RunRecorder(run_dir, state, stage, config.monitor)
         stop = keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.patience,
                                              mode="min" if "loss" in config.monitor else "max")
@@ -100,7 +105,7 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
             # epoch's data runs out, and says so. The batches shuffle themselves (shuffle=False).
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             model.fit(feed, validation_data=val_feed, epochs=end_epoch, initial_epoch=state.epoch,
-                      steps_per_epoch=steps, callbacks=[*budget, record, stop, *callbacks], verbose=verbose,
+                      steps_per_epoch=steps, callbacks=[*budget, scores, record, stop, *callbacks], verbose=verbose,
                       shuffle=False)
         record.finish_stage()
 

@@ -64,6 +64,7 @@ class RunRecorder(keras.callbacks.Callback):
             raise KeyError(f"train.monitor {self.monitor!r} is not among the logged metrics {sorted(logs)}")
         row = {"epoch": epoch + 1, "stage": self.stage, "learning_rate": current_learning_rate(self.model)}
         row.update({k: logs.get(k) for k in HISTORY_FIELDS[3:]})
+        row.update({k: v for k, v in logs.items() if k.startswith("val_") and k not in row})
         append_history(self.run_dir, row)
         improved = _better(value, self.state.best, self.monitor)
         if improved:
@@ -98,13 +99,20 @@ def _number(key: str, value: str | None):
 
 
 def append_history(run_dir: Path, row: dict) -> None:
+    """Append one epoch's row; the first row fixes the columns (the standard ones, then each
+    validation set's scores and ``val_score``)."""
     path = run_dir / HISTORY
     new = not path.is_file()
+    if new:
+        fields = [*HISTORY_FIELDS, *(k for k in row if k not in HISTORY_FIELDS)]
+    else:
+        with open(path, newline="") as f:
+            fields = next(csv.reader(f), list(HISTORY_FIELDS))
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         if new:
             writer.writeheader()
-        writer.writerow({k: row.get(k) for k in HISTORY_FIELDS})
+        writer.writerow({k: row.get(k) for k in fields})
 
 
 def truncate_history(run_dir: Path, epochs: int) -> None:

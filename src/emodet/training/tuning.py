@@ -25,7 +25,7 @@ from emodet.errors import ConfigError
 from emodet.training.search_space import declare
 
 ALGORITHMS = ("hyperband", "bayesian")
-OBJECTIVE = "val_accuracy"
+OBJECTIVE = "val_score"  # the selection rule over every validation set (emodet.evaluation.selection)
 PROJECT = "search"
 
 
@@ -56,12 +56,12 @@ def tune(config: RunConfig, space: dict, tune_dir: str | Path, *, algorithm: str
         raise ConfigError(f"tuning algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     tune_dir = Path(tune_dir)
     _prepare_tune_dir(tune_dir, config, space, resume)
-    train, val = load_training_data(config)
-    hypermodel = _TrialModel(config, space, train.class_names, tune_dir / "trials", verbose)
+    data = load_training_data(config)
+    hypermodel = _TrialModel(config, space, data.train.class_names, tune_dir / "trials", verbose)
     oracle = _oracle(algorithm, max_trials, max_epochs, config.train.seed, time_budget)
     tuner = _Tuner(oracle=oracle, hypermodel=hypermodel, directory=str(tune_dir), project_name=PROJECT,
                    overwrite=False)
-    tuner.search(train, val, verbose=verbose)
+    tuner.search(data.train, data.val, val_sets=data.val_sets, mixture=data.mixture, verbose=verbose)
     return _summarise(tuner, config, space, tune_dir)
 
 
@@ -127,13 +127,14 @@ class _TrialModel(keras_tuner.HyperModel):
         trial_config = self.trial_config(hp)
         return build_from_config(trial_config.model, self.class_names, seed=trial_config.train.seed)
 
-    def fit(self, hp, model, train, val, callbacks=(), trial_id: str = "trial", **kwargs):
+    def fit(self, hp, model, train, val, callbacks=(), trial_id: str = "trial", val_sets=None, mixture=None,
+            **kwargs):
         """One trial: a checkpointed two-stage fit in its own run directory (so it can resume)."""
         from emodet.training.fit import fit
 
         started = time.monotonic()
         result = fit(model, train, val, self.trial_config(hp).train, self.trials_dir / trial_id,
-                     callbacks=list(callbacks), verbose=self.verbose)
+                     callbacks=list(callbacks), verbose=self.verbose, val_sets=val_sets, mixture=mixture)
         return {OBJECTIVE: result.best_value, "seconds": time.monotonic() - started}
 
     def trial_config(self, hp) -> RunConfig:
