@@ -1,7 +1,7 @@
 """Does the deployed path (detect -> align -> classify) see faces as the accuracy numbers do?
 
     python benchmarks/pipeline_fidelity.py [--model bundled] [--detector yunet] [--n N] [--margin M]
-        [--alignment template|box] [--rotate DEGREES]
+        [--alignment template|box] [--rotate DEGREES] [--rafdb FRAMED_DIR]
 
 FER2013 PublicTest faces are upscaled (bicubic, 2-5x) and pasted at random sizes and positions
 into 640x480 frames of textured grey. Each frame goes through :class:`emodet.EmotionDetector`;
@@ -12,6 +12,12 @@ faces, since on 600 that error is about as large as a 0.5-point goal. Also print
 detector puts its box relative to the FER2013 frame (side ratio and centre offset), which is what
 the crop margin must undo. Seeded: reruns give the same frames. PublicTest is the validation
 split, so this may be used to choose settings.
+
+``--rafdb FRAMED_DIR`` does the same for RAF-DB's validation faces (the ``val/`` part that
+``tools/frame_faces.py`` wrote): the direct crops are the framed faces a model trains and is
+scored on, and the frames hold RAF-DB's original 100 px colour photos (found beside the shared
+copy by file name), pasted at 1-2.4x (100-240 px, as the FER2013 faces), so the gap measures what
+the framing tool and the deployed path disagree on.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emodet import EmotionDetector  # noqa: E402
 from emodet.data import load_split  # noqa: E402
+from emodet.data.classmatch import match_classes  # noqa: E402
 
 SHARED = Path(os.environ.get("EMODET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 FRAME = (480, 640)
@@ -47,20 +54,23 @@ def seed_detector_cache() -> None:
     os.environ["EMODET_CACHE"] = str(cache)
 
 
-def make_frame(face: np.ndarray, rng: np.random.Generator,
-               rotate: float = 0.0) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """``face`` (48x48 gray) upscaled, turned by up to ``rotate`` degrees either way (in-plane head
-    tilt, edges reflected), and pasted into a textured frame; returns the RGB frame and the box."""
-    side = int(rng.uniform(2.0, 5.0) * face.shape[0])
+def make_frame(face: np.ndarray, rng: np.random.Generator, rotate: float = 0.0,
+               scale: tuple[float, float] = (2.0, 5.0)) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """``face`` (48x48 gray, or an RGB face) enlarged by ``scale`` times, turned by up to ``rotate``
+    degrees either way (in-plane head tilt, edges reflected), and pasted into a textured frame;
+    returns the RGB frame and the box."""
+    side = int(rng.uniform(*scale) * face.shape[0])
     noise = cv2.resize(rng.normal(0, 1, (12, 16)).astype(np.float32), FRAME[::-1], interpolation=cv2.INTER_CUBIC)
     frame = np.clip(110 + 35 * noise, 0, 255).astype(np.uint8)
+    if face.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
     x, y = int(rng.integers(0, FRAME[1] - side)), int(rng.integers(0, FRAME[0] - side))
     patch = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
     if rotate:
         turn = cv2.getRotationMatrix2D((side / 2, side / 2), float(rng.uniform(-rotate, rotate)), 1.0)
         patch = cv2.warpAffine(patch, turn, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     frame[y:y + side, x:x + side] = patch
-    return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB), (x, y, side, side)
+    return (frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)), (x, y, side, side)
 
 
 def iou(a, b) -> float:
@@ -82,24 +92,27 @@ def main() -> None:
                         help="turn each pasted face by up to this many degrees either way (tilted heads; the "
                              "direct crops stay upright, so the pipeline must undo the tilt)")
     parser.add_argument("--data", default=f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}")
+    parser.add_argument("--rafdb", type=Path, help="RAF-DB framed by tools/frame_faces.py: measure on its val/ faces")
     args = parser.parse_args()
     seed_detector_cache()
 
-    data = load_split(args.data, "val")
+    data = load_split(f"folder:{args.rafdb}" if args.rafdb else args.data, "val", image_size=96)
     rng = np.random.default_rng(0)
     rows = rng.choice(len(data), size=min(args.n or len(data), len(data)), replace=False)
     detector = EmotionDetector(None if args.model == "bundled" else args.model, args.detector, margin=args.margin,
                                alignment=args.alignment)
     classifier = detector.classifier
+    data = match_classes(data, classifier.class_names)  # RAF-DB's anger, happiness, ... by name
     size = classifier.image_size
-    direct_faces = np.stack([cv2.cvtColor(cv2.resize(data.images[i, ..., 0], (size, size),
-                                                     interpolation=cv2.INTER_AREA), cv2.COLOR_GRAY2RGB)
-                             for i in rows])
+    rgb = np.repeat(data.images, 3, axis=-1) if data.images.shape[-1] == 1 else data.images
+    direct_faces = np.stack([cv2.resize(rgb[i], (size, size), interpolation=cv2.INTER_AREA) for i in rows])
     direct = classifier.predict(direct_faces).argmax(axis=1)
+    pasted = _rafdb_original if args.rafdb else (lambda i: data.images[i, ..., 0])
 
     found, piped, ratios, offsets = [], [], [], []
     for n, i in enumerate(rows):
-        frame, box = make_frame(data.images[i, ..., 0], rng, args.rotate)
+        face = pasted(data.ids[i]) if args.rafdb else pasted(i)
+        frame, box = make_frame(face, rng, args.rotate, (1.0, 2.4) if args.rafdb else (2.0, 5.0))
         faces = detector(frame).faces
         best = max(faces, key=lambda f: iou(f.box, box), default=None)
         if best is None or iou(best.box, box) < 0.3:
@@ -113,6 +126,14 @@ def main() -> None:
     _report(args, data.labels[rows], direct, found, np.array(piped), np.array(ratios), np.array(offsets))
 
 
+def _rafdb_original(framed_path: str) -> np.ndarray:
+    """The shared RAF-DB photo a framed validation face was made from (same class folder and name)."""
+    from emodet.imageio import read_image
+
+    path = Path(framed_path)
+    return read_image(SHARED / "data" / "rafdb" / "train" / path.parent.name / f"{path.stem}.jpg")
+
+
 def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     n = len(truth)
     direct_all = float(np.mean(direct == truth))
@@ -121,7 +142,8 @@ def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     agree = float(np.mean(piped == direct[found])) if len(found) else float("nan")
     print(f"pipeline fidelity: model {args.model}, detector {args.detector}, margin "
           f"{'default' if args.margin is None else args.margin}, alignment {args.alignment or 'default'}; "
-          f"{n} FER2013 PublicTest faces pasted at 96-240 px into 640x480 frames"
+          f"{n} {'RAF-DB validation' if args.rafdb else 'FER2013 PublicTest'} faces pasted at 96-240 px into "
+          "640x480 frames"
           + (f", turned by up to {args.rotate:g} degrees" if args.rotate else ""))
     print(f"{'faces found':<34} {len(found):5d} / {n} ({len(found) / n:.1%})")
     print(f"{'accuracy, crops fed directly (all)':<34} {direct_all:.4f}")
@@ -135,7 +157,7 @@ def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     print(f"{'same class both ways':<34} {agree:.4f}")
     if len(ratios):
         q = np.percentile(ratios, [25, 50, 75])
-        print(f"{'detector box side / FER2013 side':<34} median {q[1]:.3f} (quartiles {q[0]:.3f}-{q[2]:.3f})")
+        print(f"{'detector box side / pasted side':<34} median {q[1]:.3f} (quartiles {q[0]:.3f}-{q[2]:.3f})")
         print(f"{'box centre offset / side (x, y)':<34} median {np.median(offsets[:, 0]):+.3f}, "
               f"{np.median(offsets[:, 1]):+.3f}")
 

@@ -46,10 +46,11 @@ def on_canvas(face_rgb: np.ndarray, fill: int = cv2.BORDER_CONSTANT) -> tuple[np
 
     The detector looks at the face on grey (``BORDER_CONSTANT``), as on a photo's plain background:
     it finds 96% of RAF-DB's faces there, against 80% when the image is continued by reflection (the
-    mirrored copies confuse it). The crop is then cut from the reflected canvas
-    (``BORDER_REFLECT_101``): the template's framing reaches beyond RAF-DB's tight crops (forehead,
-    cheeks), and reflected skin and hair there are closer to a photo than a flat grey band, which a
-    model would learn to expect around every wild face."""
+    mirrored copies confuse it). The crop is then cut from the canvas with the image's edge pixels
+    repeated (``BORDER_REPLICATE``, as the pipeline does for faces at a frame's border): the template's
+    framing reaches beyond RAF-DB's tight crops (forehead, cheeks, chin), and a flat grey band there
+    would be a mark a model learns to expect around every wild face, while a reflection adds mirrored
+    chins and mouths (both looked at on the framed faces)."""
     h, w = face_rgb.shape[:2]
     y, x = h * (CANVAS - 1) // 2, w * (CANVAS - 1) // 2
     canvas = cv2.copyMakeBorder(face_rgb, y, y, x, x, fill, value=(GREY, GREY, GREY))

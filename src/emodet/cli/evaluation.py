@@ -150,6 +150,7 @@ def _run_compare(args) -> int:
     from emodet.data.sources import load_split
     from emodet.evaluation.compare import format_comparisons, paired_comparison, promotion_verdict
     from emodet.evaluation.metrics import model_classes, predict_proba
+    from emodet.evaluation.selection import explain, selection_score, set_scores
 
     if args.tolerance < 0:
         raise EmodetError(f"--tolerance must be zero or positive (points of accuracy), got {args.tolerance}")
@@ -162,19 +163,25 @@ def _run_compare(args) -> int:
     if model_classes(candidate) != model_classes(current):
         raise EmodetError(f"the candidate predicts {list(model_classes(candidate))} but the current model "
                           f"{list(model_classes(current))}; compare models with the same classes")
-    rows = []
+    rows, by_model = [], {"current": {}, "candidate": {}}
     for source, split in ((args.data, args.split), (args.reference, args.reference_split)):
         if not source:
             continue
         data = match_classes(load_split(source, split, image_size=max(size, current_size)), model_classes(current),
                              drop_unknown=args.drop_unknown_classes)
         predictions = [predict_proba(model, data).argmax(axis=1) for model in (current, candidate)]
-        rows.append(paired_comparison(f"{source.split(':')[0]} {split}", data.labels, *predictions))
+        name = f"{source.split(':')[0]} {split}"
+        rows.append(paired_comparison(name, data.labels, *predictions))
+        for role, predicted in zip(by_model, predictions):
+            by_model[role][name] = set_scores(data.labels, predicted, data.class_names)
     print(format_comparisons(rows))
+    for role, scores in by_model.items():  # the rule that chooses between candidates, over these sets
+        print(f"selection rule, {role}: {explain(scores)}")
     promote, why = promotion_verdict(rows[0], rows[-1], tolerance=args.tolerance / 100)
     print(("promote: " if promote else "do not promote: ") + why)
     comparison = {"promote": promote, "why": why, "candidate": args.candidate, "current": args.current or "bundled",
-                  "tolerance_points": args.tolerance, "sets": [r.to_dict() for r in rows]}
+                  "tolerance_points": args.tolerance, "sets": [r.to_dict() for r in rows],
+                  "selection": {role: selection_score(scores) for role, scores in by_model.items()}}
     if args.json:
         args.json.write_text(json.dumps(comparison, indent=2))
     if promote and args.promote:

@@ -11,8 +11,9 @@ a part of RAF-DB's ``train/``, CK+48 by subject, ...), and the score is
   worst recall: a model that collapses a class somewhere loses to one that does not, however
   good its mean.
 
-Training selects its epoch by this score (``train.monitor: val_score``), ``emodet compare``
-prints it, and the benchmarks rank candidates with it. Test sets are never scored here.
+Training selects its epoch by this score (``train.monitor: val_score``), KerasTuner its trials,
+``benchmarks/rank_candidates.py`` the bundled model; ``emodet compare`` prints it over the sets it
+compares. Choose on validation sets only: test sets are read once, after the choice.
 """
 
 from __future__ import annotations
