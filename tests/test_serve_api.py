@@ -91,11 +91,25 @@ def test_bad_uploads_get_json_errors_and_the_server_goes_on(client, content, con
     assert client.post("/v1/detect", content=ASTRONAUT, headers={"Content-Type": "image/jpeg"}).status_code == 200
 
 
-def test_bad_query_parameters_are_422(client):
-    assert client.post("/v1/detect?top_k=0", content=ASTRONAUT,
-                       headers={"Content-Type": "image/jpeg"}).status_code == 422
-    assert client.post("/v1/detect?min_score=2", content=ASTRONAUT,
-                       headers={"Content-Type": "image/jpeg"}).status_code == 422
+def test_every_error_has_one_shape(client):
+    """Bad query parameters (422), unknown routes (404) and methods (405) answer {"error": ...} as
+    the API's own errors do, naming what was wrong."""
+    for query, name in (("top_k=0", "top_k"), ("min_score=2", "min_score")):
+        response = client.post(f"/v1/detect?{query}", content=ASTRONAUT, headers={"Content-Type": "image/jpeg"})
+        assert response.status_code == 422 and list(response.json()) == ["error"] and name in response.json()["error"]
+    response = client.get("/v1/nowhere")
+    assert response.status_code == 404 and "no such route: /v1/nowhere" in response.json()["error"]
+    response = client.get("/v1/detect")
+    assert response.status_code == 405 and "GET is not allowed on /v1/detect" in response.json()["error"]
+
+
+def test_several_files_in_one_request_are_refused_not_dropped(client):
+    files = [("file", ("a.jpg", ASTRONAUT, "image/jpeg")), ("file", ("b.jpg", ASTRONAUT, "image/jpeg"))]
+    response = client.post("/v1/detect", files=files)
+    assert response.status_code == 400 and "holds 2 files; send one image per request" in response.json()["error"]
+    other = [("file", ("a.jpg", ASTRONAUT, "image/jpeg")), ("extra", ("b.jpg", ASTRONAUT, "image/jpeg"))]
+    assert client.post("/v1/detect", files=other).status_code == 400
+    assert client.post("/v1/detect", files=files[:1]).status_code == 200
 
 
 def test_api_key_and_cors(keyed):

@@ -100,3 +100,48 @@ def test_graceful_shutdown_finishes_requests_in_flight(model_cache):
     assert results == [200] * 8
     # uvicorn shuts down gracefully, then re-raises the signal it caught (the conventional exit).
     assert running.process.wait(60) in (0, -signal.SIGTERM)
+
+
+def test_clients_dropping_mid_upload_are_one_line_each_and_counted(model_cache):
+    """Ten clients that send part of a declared body and hang up: no traceback in the server's log,
+    at most one line each, the count in /healthz, and the server goes on answering."""
+    import socket
+
+    with Server("--detector", "yunet", env={"EMODET_CACHE": str(model_cache)}) as server:
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", server.port)) as raw:
+                raw.sendall(b"POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                            b"Content-Length: 100000\r\n\r\n" + ASTRONAUT[:2000])
+                time.sleep(0.05)
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            deadline = time.monotonic() + 20
+            while client.get("/healthz").json()["client_disconnects"] < 10 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert client.get("/healthz").json()["client_disconnects"] == 10
+            assert client.post("/v1/detect", content=ASTRONAUT, headers=JPEG).status_code == 200
+        server.stop()
+        log = server.process.stdout.read()
+    assert "Traceback" not in log and "ClientDisconnect" not in log
+    assert log.count("disconnected during its upload") <= 10 and len(log.splitlines()) <= 12, log[-2000:]
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_a_port_in_use_or_out_of_range_is_one_clean_message(attempt):
+    """The port is checked before anything loads: a busy port or --port 99999 ends with one line and
+    status 2, never an abort (status 134) or a traceback (four starts, as the abort came 1 in 4)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for value in (str(port), "99999"):
+            done = subprocess.run([sys.executable, "-m", "emodet.cli", "serve", "--port", value],
+                                  capture_output=True, text=True, timeout=120)
+            output = done.stdout + done.stderr
+            assert done.returncode == 2, output
+            assert "Traceback" not in output and "terminate called" not in output
+            expected = f"cannot listen on 127.0.0.1:{port}" if value == str(port) else "--port must be a TCP port"
+            assert expected in output

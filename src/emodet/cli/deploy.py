@@ -50,6 +50,8 @@ def _run_serve(args) -> int:
                              ("--workers", args.workers, 1), ("--max-pixels", args.max_pixels, 1)):
         if value < low:
             raise EmodetError(f"{name} must be at least {low}, got {value}")
+    if args.port > 65535:
+        raise EmodetError(f"--port must be a TCP port from 1 to 65535, got {args.port}")
     if args.library_threads < 0:
         raise EmodetError(f"--library-threads must be 0 (OpenCV's default) or more, got {args.library_threads}")
     if args.timeout <= 0 or args.max_upload_mb <= 0 or args.batch_wait_ms < 0:
@@ -62,12 +64,34 @@ def _run_serve(args) -> int:
                              max_pixels=args.max_pixels, queue_size=args.queue_size, timeout_s=args.timeout,
                              workers=args.workers, batching=not args.no_batching, batch_wait_ms=args.batch_wait_ms,
                              library_threads=args.library_threads)
+    listening = _listen(args.host, args.port)  # before the model loads: a port in use ends here, cleanly
     quiet_media_libraries()
     print(f"emodet serve: http://{args.host}:{args.port}/ (API docs at /docs; ready once /readyz answers 200)"
           + ("; API key required" if settings.api_key else ""), flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=int(settings.timeout_s) + 5)
+    config = uvicorn.Config(create_app(settings), log_level="warning",
+                            timeout_graceful_shutdown=int(settings.timeout_s) + 5)
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def _listen(host: str, port: int):
+    """A socket bound to ``host:port`` for uvicorn, or a one-line error when it cannot be had.
+
+    Binding here, before the app exists, means a busy port is reported before any model or
+    library thread starts (uvicorn's own bind failure, reached with those threads running, now
+    and then ended the process in an abort instead of its message)."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError as exc:
+        raise EmodetError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port "
+                          "(or stop the process using it)") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 def add_export(verbs) -> None:

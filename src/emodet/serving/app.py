@@ -1,10 +1,12 @@
 """The FastAPI application behind ``emodet serve``: routes, limits, the WebSocket stream, the page.
 
-Every error is JSON (``{"error": "..."}``) with the status a client can act on: 401 without the
-API key, 413 for too many bytes or pixels, 415 for what is not an image (or not an accepted
-content type), 400 for a damaged image, 503 (with Retry-After) while the model loads or when the
-queue is full, 504 past the per-request timeout. Inference runs in worker threads, never on the
-event loop.
+Every error is JSON (``{"error": "..."}``), FastAPI's own included, with the status a client can
+act on: 401 without the API key, 413 for too many bytes or pixels, 415 for what is not an image (or
+not an accepted content type), 400 for a damaged image or a multipart body without exactly one
+file, 422 for a bad query parameter, 404 and 405 for an unknown route or method, 503 (with
+Retry-After) while the model loads or when the queue is full, 504 past the per-request timeout.
+A client that drops mid-upload is normal traffic: one log line, counted in ``/healthz``.
+Inference runs in worker threads, never on the event loop.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import asyncio
 import base64
 import contextlib
 import hmac
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from emodet import __version__
 from emodet.serving.engine import BadImage, Engine
@@ -29,7 +35,8 @@ from emodet.serving.settings import ServeSettings
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "application/octet-stream")
 STATIC = Path(str(resources.files("emodet") / "serving" / "static"))
-_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 503, 504)}
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 422, 503, 504)}
+_log = logging.getLogger("emodet.serve")
 
 
 class HTTPFailure(Exception):
@@ -60,13 +67,39 @@ def create_app(settings: ServeSettings | None = None, engine: Engine | None = No
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["*"])
 
+    app.state.client_disconnects = 0
+    _add_error_handlers(app)
+    _add_page_and_probes(app, engine)
+    _add_api(app, engine, executor, settings)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """One error shape for every error: ``{"error": "..."}``, FastAPI's validation and routing included."""
+
     @app.exception_handler(HTTPFailure)
     async def failure(request, exc: HTTPFailure):
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
-    _add_page_and_probes(app, engine)
-    _add_api(app, engine, executor, settings)
-    return app
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+                             for e in exc.errors())
+        return JSONResponse({"error": f"bad request parameter(s): {problems}"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def routing(request, exc: StarletteHTTPException):
+        message = {404: f"no such route: {request.url.path} (see /docs)",
+                   405: f"{request.method} is not allowed on {request.url.path} (see /docs)"}
+        return JSONResponse({"error": message.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(request, exc: ClientDisconnect):
+        app.state.client_disconnects += 1
+        _log.warning("client %s disconnected during its upload to %s",
+                     request.client.host if request.client else "?", request.url.path)
+        return JSONResponse({"error": "the client disconnected before its upload ended"}, status_code=400)
 
 
 def _add_page_and_probes(app: FastAPI, engine: Engine) -> None:
@@ -80,8 +113,9 @@ def _add_page_and_probes(app: FastAPI, engine: Engine) -> None:
 
     @app.get("/healthz")
     async def healthz():
-        """The process is up (the model may still be loading: see /readyz)."""
-        return {"status": "ok"}
+        """The process is up (the model may still be loading: see /readyz), and how many clients
+        dropped their connection mid-upload since it started."""
+        return {"status": "ok", "client_disconnects": app.state.client_disconnects}
 
     @app.get("/readyz", responses=_ERRORS)
     async def readyz():
@@ -242,6 +276,10 @@ async def _image_bytes(request: Request, limit: int) -> bytes:
         form = await MultiPartParser(request.headers, once()).parse()
     except MultiPartException as exc:
         raise HTTPFailure(400, f"the multipart body cannot be parsed ({exc})") from None
+    files = [value for _, value in form.multi_items() if not isinstance(value, str)]
+    if len(files) > 1:
+        raise HTTPFailure(400, f"the multipart body holds {len(files)} files; send one image per request "
+                               "(in a `file` field)")
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise HTTPFailure(400, "the multipart body has no `file` field holding the image")
