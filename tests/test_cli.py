@@ -79,3 +79,25 @@ def test_info_lists_backbones(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "mobilenet_v2" in out and "efficientnet_b0" in out and "contempt" in out
+
+
+def test_training_offline_without_imagenet_weights_is_one_message_and_no_folder(small_fer_csv, tmp_path):
+    """No ImageNet weights in Keras' cache and no network: one line naming the file, where Keras
+    looks and what to do, status 2, and no run folder (a real process: Keras reads KERAS_HOME once)."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "empty-keras-home"
+    home.mkdir()
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "emodet.cli", "train", "--data", f"fer2013:{small_fer_csv}",
+                           "--backbone", "mobilenet_v2", "--run-dir", str(run)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_HOME": str(home)})
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    line = [x for x in done.stderr.splitlines() if x.startswith("emodet train: error:")]
+    assert len(line) == 1
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5" in line[0]
+    assert f"are not in Keras' cache {home / 'models'}" in line[0] and "model.weights=none" in line[0]
+    assert not run.exists()

@@ -80,3 +80,33 @@ def test_empty_and_one_class_folders(tmp_path):
     (tmp_path / "other").mkdir()
     with pytest.raises(DataError, match="no readable images"):
         load_splits(f"folder:{tmp_path}")
+
+
+def test_evaluate_lists_the_files_it_could_not_read(class_folder, tmp_path, capsys):
+    """`emodet evaluate` on a folder with unreadable files says how many and names the first ones
+    (all of them in the JSON) instead of scoring the rest without a word."""
+    import json
+
+    from emodet.cli import main
+
+    (class_folder / "happy" / "notes.txt").write_text("not an image")
+    (class_folder / "sad" / "empty.jpg").write_bytes(b"")
+    output = tmp_path / "eval.json"
+    assert main(["evaluate", "--data", f"folder:{class_folder}", "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "2 file(s) could not be read and are not scored" in out and "notes.txt" in out
+    assert len(json.loads(output.read_text())["skipped"]) == 2
+
+
+def test_a_folder_with_train_and_test_only_gets_a_val_part_of_train(tmp_path, fer_splits):
+    """RAF-DB's layout (train/ and test/, no val/): a seeded, stratified val_fraction of train/ is held out."""
+    train = fer_splits["train"]
+    for label, name in ((3, "happy"), (4, "sad")):
+        _save_faces(tmp_path / "d" / "train" / name, train.images[train.labels == label][:20], "L")
+        _save_faces(tmp_path / "d" / "test" / name, train.images[train.labels == label][20:25], "L")
+    splits = load_splits(f"folder:{tmp_path / 'd'}", image_size=48, val_fraction=0.2, seed=1)
+    assert {n: len(s) for n, s in splits.items()} == {"train": 32, "val": 8, "test": 10}
+    assert splits["val"].class_counts() == {"happy": 4, "sad": 4}
+    again = load_splits(f"folder:{tmp_path / 'd'}", image_size=48, val_fraction=0.2, seed=1)
+    assert list(again["val"].ids) == list(splits["val"].ids)
+    assert not set(splits["val"].ids) & set(splits["train"].ids)

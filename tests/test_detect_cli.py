@@ -51,6 +51,10 @@ def test_resume_skips_finished_inputs(photo_dir, tmp_path, capsys):
     sources = [json.loads(line)["source"] for line in jsonl.read_text().splitlines()]
     assert len(sources) == 6 and sources.count(str(photo_dir / "astronaut.jpg")) == 1
     assert code == 1
+    # Resuming into a file that does not exist says why every input runs again.
+    main(["detect", str(photo_dir / "astronaut.jpg"), "--jsonl", str(tmp_path / "new.jsonl"), "--resume", "--quiet"])
+    assert f"resuming: {tmp_path / 'new.jsonl'} does not exist, so no input is recorded as done and all 1 will run" \
+        in capsys.readouterr().out
 
 
 def test_video_and_glob_sources(model_cache, tmp_path, capsys):
@@ -77,6 +81,8 @@ def test_video_and_glob_sources(model_cache, tmp_path, capsys):
     (["detect", "x.jpg", "--jsonl", "/no/such/folder/out.jsonl"], "choose a folder that exists and is writable"),
     (["detect", "x.jpg", "--detector", "haar"], "unknown"),
     (["detect", "x.jpg", "--model", "/no/model.onnx"], "does not exist"),
+    (["detect", "x.jpg", "--model", "/"], "model / is a directory, not a model file"),
+    (["evaluate", "/", "--data", "fer2013:x"], "model / is a directory, not a model file"),
 ])
 def test_bad_arguments(argv, fragment, capsys):
     assert main(argv) == 2

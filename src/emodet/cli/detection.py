@@ -86,7 +86,11 @@ def _run_detect(args) -> int:
     detector.face_detector  # or --detector fails before any work is done
     inputs = expand_sources(args.sources)
     outputs = _DetectOutputs(args, class_names)
-    if args.resume:
+    if args.resume and outputs.journal is not None and not outputs.journal.existed:
+        print(f"resuming: {outputs.journal.path} does not exist, so no input is recorded as done and all "
+              f"{len(inputs)} will run; to skip the finished inputs of an earlier run, resume with the "
+              "--jsonl/--json/--csv it wrote")
+    elif args.resume:
         skipped = [i for i in inputs if i.name in outputs.done]
         inputs = [i for i in inputs if i.name not in outputs.done]
         retried = sum(i.name in outputs.retried for i in inputs)

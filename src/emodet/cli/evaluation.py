@@ -95,9 +95,17 @@ def _run_evaluate(args) -> int:
                          model_classes(model), drop_unknown=args.drop_unknown_classes)
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
     no_face = [source for source, reason in data.skipped if reason == NO_FACE]
-    summary = report.to_dict() if face_crop is None else {**report.to_dict(), "photos_without_a_face": no_face}
-    note = "" if face_crop is None else (f"{len(no_face)} photo(s) had no face and are not scored"
-                                         + (f", e.g. {no_face[0]}" if no_face else ""))
+    unreadable = [(source, reason) for source, reason in data.skipped if reason != NO_FACE]
+    summary = {**report.to_dict(), "skipped": [list(item) for item in unreadable]}
+    notes = []
+    if face_crop is not None:
+        summary["photos_without_a_face"] = no_face
+        notes.append(f"{len(no_face)} photo(s) had no face and are not scored"
+                     + (f", e.g. {no_face[0]}" if no_face else ""))
+    if unreadable:
+        notes.append(f"{len(unreadable)} file(s) could not be read and are not scored (all listed in the JSON), e.g. "
+                     + "; ".join(f"{source}: {reason}" for source, reason in unreadable[:3]))
+    note = "\n".join(notes)
     return _write_evaluation(args, report, path, split, summary, data=data,
                              page_model=model if hasattr(model, "layers") else None, note=note)
 

@@ -142,6 +142,9 @@ def load_classifier(model=None, *, registry: str | None = None, threads: int | N
     if not isinstance(model, (str, Path)):
         return KerasClassifier(model)
     path = Path(model).expanduser()
+    if path.is_dir():
+        raise ModelError(f"model {path} is a directory, not a model file; pass a .keras, .onnx or .tflite emodet "
+                         "model (a run directory holds best.keras)")
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist; pass a .keras, .onnx or .tflite emodet model")
     if path.suffix == ".onnx":

@@ -51,7 +51,8 @@ class Journal:
 
     def __init__(self, path: Path, resume: bool = False, retry_failed: bool = False):
         self.path = Path(path)
-        records = read_jsonl(self.path) if resume and self.path.is_file() else []
+        self.existed = self.path.is_file()  # resuming from a file that is not there resumes nothing
+        records = read_jsonl(self.path) if resume and self.existed else []
         finished, failed = finished_sources(records)
         self.done = finished - failed if retry_failed else finished
         self.failed_before = failed

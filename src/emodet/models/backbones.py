@@ -14,10 +14,11 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 
-from emodet.errors import ConfigError
+from emodet.errors import ConfigError, ModelError
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,28 @@ def _application(factory_name: str, **fixed) -> Callable:
         with warnings.catch_warnings():
             # Keras warns that it loads the 224-px weights for other sizes; that is intended.
             warnings.filterwarnings("ignore", message=".*will be loaded as the default.*")
-            return factory(include_top=False, weights=weights, input_shape=input_shape, **fixed)
+            try:
+                return factory(include_top=False, weights=weights, input_shape=input_shape, **fixed)
+            except Exception as exc:  # Keras' get_file raises a bare Exception when it cannot download
+                if weights == "imagenet" and str(exc).startswith("URL fetch failure"):
+                    raise missing_weights_error(factory_name, str(exc)) from None
+                raise
 
     return build
+
+
+def missing_weights_error(factory_name: str, message: str) -> ModelError:
+    """One message for ImageNet weights that Keras could neither find in its cache nor download:
+    which file, where Keras looks for it, and how to go on."""
+    import os
+
+    url = re.search(r"https?://\S+?(?=:? |$)", message)
+    filename = url.group(0).rstrip(":").rsplit("/", 1)[-1] if url else f"the {factory_name} weights file"
+    cache = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
+    return ModelError(f"the ImageNet weights of {factory_name} ({filename}) are not in Keras' cache {cache} and "
+                      f"could not be downloaded{f' from {url.group(0)}' if url else ''} (offline?); copy {filename} "
+                      f"into {cache} (or point KERAS_HOME at a folder whose models/ holds it), or train from "
+                      "random weights with --set model.weights=none")
 
 
 def _plain_cnn(name: str, widths: tuple[int, ...]) -> Callable:

@@ -166,6 +166,11 @@ def load_model(path: str | Path, compile: bool = False) -> keras.Model:
     path = Path(path).expanduser()
     if path.is_symlink() and not path.exists():
         raise ModelError(f"model file {path} is a broken symbolic link; point it at a .keras file")
+    if path.is_dir():
+        best = path / "best.keras"
+        hint = f"; did you mean its {best}?" if best.is_file() else ""
+        raise ModelError(f"model {path} is a directory, not a model file; pass the .keras file itself (a run "
+                         f"directory holds best.keras){hint}")
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist; pass a .keras file written by emodet train")
     if path.suffix != ".keras":

@@ -74,7 +74,11 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
     check_teachers(teacher_paths(config.train.teachers))
     data = load_training_data(config)
     train_data, val_data = data.train, data.val
-    if not resume:  # only now: a run refused for its data or settings leaves no folder behind
+    keras.utils.set_random_seed(config.train.seed)
+    with dtype_policy(config.train.precision), distribution.scope():
+        model = build_from_config(config.model, train_data.class_names, seed=config.train.seed,
+                                  source_size=source_size(train_data))
+    if not resume:  # only now: a run refused for its data, settings or weights (offline) leaves no folder behind
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / CONFIG)
     say(f"data: {len(train_data)} training images, validation sets "
@@ -85,12 +89,9 @@ def train(config: RunConfig, run_dir: str | Path, *, resume: bool = False, verbo
         say(f"skipped {len(skipped)} unreadable file(s), listed in {run_dir / DATA}; e.g. {skipped[0][1]}")
     _write_data_summary(run_dir, config, data)
 
-    keras.utils.set_random_seed(config.train.seed)
     if distribution.replicas > 1:
         say(f"training data-parallel: {distribution.describe()}")
     with dtype_policy(config.train.precision), distribution.scope():
-        model = build_from_config(config.model, train_data.class_names, seed=config.train.seed,
-                                  source_size=source_size(train_data))
         result = fit(model, train_data, val_data, distribution.scaled(config.train), run_dir, verbose=verbose,
                      log=log, callbacks=callbacks, distribution=distribution, val_sets=data.val_sets,
                      mixture=data.mixture)
