@@ -142,8 +142,9 @@ def test_the_plain_detect_path_never_imports_mlflow():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_a_team_mlflow_server_works_like_a_folder(tmp_path):
-    """A real `mlflow server` on 127.0.0.1 (tracking, registry and artifact proxy over HTTP)."""
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real `mlflow server` on 127.0.0.1 (tracking, registry and artifact proxy over HTTP): its URI."""
     import os
     import socket
     import time
@@ -165,14 +166,52 @@ def test_a_team_mlflow_server_works_like_a_folder(tmp_path):
                     break
             except OSError:
                 time.sleep(0.5)
-        uri = f"http://127.0.0.1:{port}"
-        assert main(["registry", "add", "--name", "emodet", "--alias", "champion", "--registry", uri]) == 0
-        store = open_registry(uri)
-        path = store.model_path("models:/emodet@champion")  # downloaded through the server
-        from emodet.bundled import bundled_model_path
-
-        assert path.read_bytes() == bundled_model_path().read_bytes()
-        assert store.resolve("models:/emodet/1").aliases == ("champion",)
+        yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(server.pid, 15)
         server.wait(30)
+
+
+def test_a_team_mlflow_server_works_like_a_folder(mlflow_server):
+    uri = mlflow_server
+    assert main(["registry", "add", "--name", "emodet", "--alias", "champion", "--registry", uri]) == 0
+    store = open_registry(uri)
+    path = store.model_path("models:/emodet@champion")  # downloaded through the server
+    from emodet.bundled import bundled_model_path
+
+    assert path.read_bytes() == bundled_model_path().read_bytes()
+    assert store.resolve("models:/emodet/1").aliases == ("champion",)
+
+
+@pytest.mark.parametrize("where", ["folder", "server"])
+def test_promotions_at_the_same_time_are_none_of_them_lost(where, tmp_path, request):
+    """Three `emodet registry promote` processes at once (versions 2, 3, 4): each one that says it
+    moved the alias is in the alias history, in the order they happened, the champion is the last of
+    them, and any that did not move it said so (status 2, one line). Against one SQLite registry
+    folder and against an `mlflow server`."""
+    from emodet.bundled import bundled_model_path
+
+    location = str(tmp_path / "registry") if where == "folder" else request.getfixturevalue("mlflow_server")
+    store = open_registry(location)
+    for _ in range(4):
+        store.register(store.log_model_file(bundled_model_path()), "emodet")
+    store.promote("emodet", "1")
+    commands = [[sys.executable, "-m", "emodet.cli", "registry", "promote", "emodet", str(v), "--registry", location]
+                for v in (2, 3, 4)]
+    runs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    results = [(run.wait(300), *run.communicate()) for run in runs]
+    moved = [str(v) for v, (code, out, err) in zip((2, 3, 4), results) if code == 0]
+    for code, _, err in results:
+        assert code in (0, 2) and "Traceback" not in err, err
+        assert code == 0 or len(err.strip().splitlines()) == 1
+    history = store._alias_history("emodet", "champion")
+    assert history[0] == "1" and sorted(history[1:]) == sorted(moved) and len(moved) >= 1
+    assert store.alias_version("emodet").version == history[-1]
+    assert not [m for m in store.client.search_registered_models() if m.name.startswith("emodet-lock.")]
+
+
+def test_a_refused_add_leaves_nothing_behind(tmp_path, capsys):
+    path = tmp_path / "registry"
+    assert main(["registry", "add", "--name", "bad/name with spaces", "--registry", str(path)]) == 2
+    assert "cannot name a registered model" in capsys.readouterr().err
+    assert not (path / "mlflow.db").exists() and not list(path.rglob("*.keras"))

@@ -134,6 +134,9 @@ def _open(registry: str | None, create: bool = False):
 
 
 def _run_add(args) -> int:
+    from emodet.registry.store import Registry
+
+    Registry.check_name(args.name)  # before anything is written: a refused add changes nothing
     store = _open(args.registry, create=True)
     source = Path(args.source) if args.source else None
     if source is not None and source.is_dir():

@@ -37,6 +37,8 @@ TAG = "emodet."
 # A team server that does not answer should fail in seconds, not after MLflow's 7 retries over minutes.
 _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
                   "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+LOCK_PREFIX = "emodet-lock."  # a registered model of this name + NAME.ALIAS holds an alias while it moves
+LOCK_WAIT_S, LOCK_STALE_S = 60.0, 120.0
 _RUN_FILES = ("config.yaml", "data.json", "history.csv", "metrics.json", "lineage.json", "report-val.html")
 
 
@@ -180,6 +182,15 @@ class Registry:
 
     # --- versions -----------------------------------------------------------------------------
 
+    @staticmethod
+    def check_name(name: str) -> str:
+        """``name`` if MLflow accepts it as a registered model's name, else a :class:`RegistryError`:
+        checked before anything is logged, so that a refused ``registry add`` leaves nothing behind."""
+        if not str(name).strip() or any(c in str(name) for c in "/:") or str(name).startswith(LOCK_PREFIX):
+            raise RegistryError(f"{name!r} cannot name a registered model: names must be non-empty, without '/' "
+                                f"or ':', and not start with {LOCK_PREFIX!r}; e.g. --name emodet-fer")
+        return str(name)
+
     def register(self, run_id: str, name: str, *, parent: str | None = None) -> VersionInfo:
         """Register the model of logged run ``run_id`` as a new version of ``name``.
 
@@ -254,9 +265,15 @@ class Registry:
         """Point ``alias`` at ``version`` and return the version it pointed at before (if any).
 
         Refused when the version predicts other classes than the current holder of the alias.
-        ``comparison`` (what ``emodet compare`` measured) is kept with the version.
+        ``comparison`` (what ``emodet compare`` measured) is kept with the version. Atomic: the
+        alias is held (:meth:`_holding`) from reading its holder to writing its history, so
+        promotions at the same time, from any process or machine, happen one after the other.
         """
         target = self.version(name, version)
+        with self._holding(name, alias):
+            return self._promote(name, target, alias, comparison)
+
+    def _promote(self, name: str, target: VersionInfo, alias: str, comparison: dict | None) -> VersionInfo | None:
         current = self.alias_version(name, alias)
         if current is not None and current.version == target.version:
             raise RegistryError(f"version {target.version} of {name!r} already has the alias {alias!r}")
@@ -281,7 +298,12 @@ class Registry:
         return current
 
     def rollback(self, name: str, *, alias: str = DEFAULT_ALIAS) -> tuple[str, str]:
-        """Point ``alias`` back at the version it held before the last promotion: (from, to)."""
+        """Point ``alias`` back at the version it held before the last promotion: (from, to); atomic
+        like :meth:`promote`."""
+        with self._holding(name, alias):
+            return self._rollback(name, alias)
+
+    def _rollback(self, name: str, alias: str) -> tuple[str, str]:
         current = self.alias_version(name, alias)
         history = self._alias_history(name, alias)
         if current is None or len(history) < 2:
@@ -332,6 +354,44 @@ class Registry:
         return path
 
     # --- internals ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _holding(self, name: str, alias: str):
+        """Hold ``alias`` of ``name`` against other processes, whatever the store (a folder's SQLite
+        file or an MLflow server): a registered model named ``emodet-lock.NAME.ALIAS`` is created,
+        which the store allows once (its names are unique), and deleted afterwards. Others wait up
+        to ``LOCK_WAIT_S``; a lock older than ``LOCK_STALE_S`` (its holder died) is broken."""
+        lock = f"{LOCK_PREFIX}{name}.{alias}"
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while not self._try_lock(lock):
+            if time.monotonic() > deadline:
+                raise RegistryError(f"the alias {alias!r} of {name!r} in {self.where} is being moved by another "
+                                    f"process (registered model {lock!r}); retry in a moment, or if no other command "
+                                    f"runs, delete that registered model (it expires after {LOCK_STALE_S:g} s)")
+            time.sleep(0.1 + 0.2 * (os.getpid() % 7) / 7)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.delete_registered_model(lock)
+
+    def _try_lock(self, lock: str) -> bool:
+        """Create the lock model: True if this process now holds it, False if another does (a stale
+        lock is deleted first and False returned, so the caller tries again)."""
+        try:
+            self.client.create_registered_model(lock, tags={TAG + "locked_at": str(time.time()),
+                                                            TAG + "pid": str(os.getpid())},
+                                                description="emodet: an alias is being moved (deleted when done)")
+            return True
+        except Exception as exc:  # noqa: BLE001 - only 'already exists' means another holds it
+            if "already exists" not in str(exc) and "UNIQUE constraint" not in str(exc):
+                with self._translated("hold the alias"):
+                    raise
+        with contextlib.suppress(Exception):
+            held = self.client.get_registered_model(lock)
+            if time.time() - float(held.tags.get(TAG + "locked_at", "inf")) > LOCK_STALE_S:
+                self.client.delete_registered_model(lock)
+        return False
 
     def _new_run(self, run_name: str, tags: dict) -> str:
         from emodet import __version__
