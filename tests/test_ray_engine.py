@@ -173,3 +173,47 @@ def test_a_worker_killed_mid_job_is_replaced_and_every_input_finishes(photos, mo
     sources = [r["source"] for r in _records(out)]
     assert sorted(set(sources)) == sorted(str(p) for p in folder.iterdir())  # every input has its record
     assert "1 worker(s) died and were replaced" in stdout, stdout  # Ray's own restart count
+
+
+def test_sigterm_finishes_like_the_local_engine(photos, model_cache, tmp_path):
+    """SIGTERM mid-job: the driver closes its shards, prints its summary and exits 128 + 15, with
+    no native stack dump; a rerun finishes the rest, each input once."""
+    import shutil
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(300):
+        shutil.copy(photos / f"img{i % 24:03d}.png", folder / f"p{i:03d}.png")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "emodet.cli", "detect", str(folder), "--engine", "ray", "--workers", "2",
+               "--output-dir", str(out)]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while job.poll() is None and time.monotonic() < deadline:
+        if out.is_dir() and sum(len(s.read_text().splitlines()) for s in out.glob("part-*.jsonl")) >= 20:
+            job.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.2)
+    stdout, stderr = job.communicate(timeout=300)
+    assert job.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    assert "input(s) processed" in stdout and "interrupted by SIGTERM" in stderr
+    assert "SIGTERM received" not in stderr and "Traceback" not in stderr
+    first = len(_records(out))
+    assert 20 <= first < 300
+    subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    sources = [r["source"] for r in _records(out)]
+    assert sorted(sources) == sorted(str(p) for p in folder.iterdir())  # each input once, none lost
+
+
+def test_workers_beyond_the_memory_are_allowed_with_a_warning():
+    """The default pool and the warning come from the memory available now (about 1 GB per
+    TensorFlow actor, a quarter of that per ONNX one); no Ray is started to check them."""
+    from emodet.inference.ray_engine import memory_cap, workers_warning
+
+    assert memory_cap("model.onnx") >= 3 * memory_cap(None) >= 3
+    assert workers_warning(1, None, None) is None
+    warning = workers_warning(10_000, None, None)
+    assert "--workers 10000 is more than this machine's memory holds" in warning and "going on as asked" in warning
+    assert workers_warning(10_000, None, "HEAD:6379") is None  # a cluster's memory is not this machine's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -53,7 +54,10 @@ def add_detect(verbs) -> None:
                                                    "skips the inputs already there")
     p.add_argument("--parquet", action="store_true",
                    help="with --engine ray: also write each shard as part-NNNNN.parquet (the same records and fields)")
-    p.add_argument("--workers", type=int, help="with --engine ray: actors (default: the cluster's CPUs)")
+    p.add_argument("--workers", type=int,
+                   help="with --engine ray: actors (default: the cluster's CPUs, locally at most what the memory "
+                        "available holds: about 1 GB per .keras actor, 0.25 GB per .onnx/.tflite one; more is "
+                        "allowed, with a warning)")
     p.add_argument("--frames-per-task", type=int,
                    help="with --engine ray: cut videos into ranges of this many frames, each a task any actor may "
                         "take (default 300), so one long video uses many workers")
@@ -150,6 +154,8 @@ def _detect_on_ray(args) -> int:
                               stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet,
                               decode_in_tasks=args.decode_in_tasks, gpus_per_worker=args.gpus_per_worker or 0.0,
                               **({"frames_per_task": args.frames_per_task} if args.frames_per_task else {}))
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{summary.inputs} input(s) processed, {summary.skipped} already done; {summary.records} record(s), "
           f"{summary.faces} face(s), {len(summary.failures)} failed; results in {summary.output_dir}")
     if summary.replaced_workers:
@@ -157,6 +163,10 @@ def _detect_on_ray(args) -> int:
               "(every input above has its records)")
     for source, error in summary.failures[:5]:
         print(f"  failed: {source}: {error}")
+    if summary.stopped_by:
+        print(f"interrupted by {signal.Signals(summary.stopped_by).name}: the shards hold every finished input; "
+              "run the same command again to do the rest", file=sys.stderr)
+        return 128 + summary.stopped_by
     return EXIT_FAILURES if summary.failures else 0
 
 

@@ -49,6 +49,20 @@ class RaySummary:
     faces: int = 0
     failures: list = field(default_factory=list)  # (input, error) of this run
     replaced_workers: int = 0  # actors that died and were replaced (Ray retried their batches)
+    stopped_by: int = 0  # the signal (SIGTERM, SIGINT) that ended the job early, if one did
+    warnings: list = field(default_factory=list)  # what the caller should tell the user (e.g. --workers too high)
+
+
+#: Memory one actor needs beside the driver, by model format: a TensorFlow ``.keras`` actor (the
+#: bundled model included) about 1 GB, an ONNX or TFLite one about 0.25 GB (measured: ``--workers 6``
+#: of ``.keras`` actors peaked at 7.2 GB on the 2-core machine).
+ACTOR_MEMORY_GB = {"keras": 1.0, "exported": 0.25}
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model: str | None = None,
@@ -81,27 +95,24 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
             write_parquet_twins(output_dir)
         return summary
     decode_in_tasks = gpus_per_worker > 0 if decode_in_tasks is None else decode_in_tasks
+    cap = memory_cap(model)
+    warning = workers_warning(workers, model, address)
+    if warning:
+        summary.warnings.append(warning)
     ray = _start_ray(address, workers and workers + int(decode_in_tasks))
     try:
-        pool = workers or _default_pool(ray, gpus_per_worker, decode_in_tasks)
+        default = _default_pool(ray, gpus_per_worker, decode_in_tasks)
+        pool = workers or (min(default, cap) if address is None else default)
         items, videos = _work_items(inputs, frames_per_task, stride)
         dataset = _dataset(ray, items, inputs, model, detector, pool, batch_size, stride, gpus_per_worker,
                            decode_in_tasks)
         pids = set()
-        with _ShardWriter(output_dir, keep=done) as writer:
-            for row in dataset.iter_rows():
-                pids.add(row["worker"])
-                if row["done"] >= 0:  # one range of a video finished: the video's last record once all are
-                    if videos.range_done(row["source"], int(row["done"])):
-                        final = Record(row["source"], completed=videos.frames[row["source"]])
-                        writer.write(json.dumps(final.to_dict()))
-                        summary.records += 1
-                    continue
-                writer.write(row["record"])
-                summary.records += 1
-                summary.faces += int(row["faces"])
-                if row["error"]:
-                    summary.failures.append((row["source"], row["error"]))
+        with _ShardWriter(output_dir, keep=done) as writer, _stop_on_signals() as stop:
+            try:
+                _collect(dataset.iter_rows(), writer, videos, summary, pids)
+            except _Stopped:
+                pass  # the results so far are written; the summary says why it ended
+            summary.stopped_by = stop.signum
         summary.replaced_workers = _replaced_actors(ray, pids, pool)
     finally:
         if address is None:
@@ -109,6 +120,81 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
     if parquet:
         write_parquet_twins(output_dir)
     return summary
+
+
+def _collect(rows, writer, videos, summary: RaySummary, pids: set) -> None:
+    """Write each result row to the shards as it arrives and count it in ``summary``."""
+    for row in rows:
+        pids.add(row["worker"])
+        if row["done"] >= 0:  # one range of a video finished: the video's last record once all are
+            if videos.range_done(row["source"], int(row["done"])):
+                final = Record(row["source"], completed=videos.frames[row["source"]])
+                writer.write(json.dumps(final.to_dict()))
+                summary.records += 1
+            continue
+        writer.write(row["record"])
+        summary.records += 1
+        summary.faces += int(row["faces"])
+        if row["error"]:
+            summary.failures.append((row["source"], row["error"]))
+
+
+class _stop_on_signals:
+    """SIGTERM and SIGINT end the job between two results instead of killing the driver: installed
+    after Ray starts (whose native handler would print a stack dump and exit at once), so the
+    shards are closed and the summary is given, as the single-process engine does."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.signum, self.previous = 0, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.previous[sig] = signal.signal(sig, self._raise)
+        return self
+
+    def _raise(self, signum, frame):
+        self.signum = signum
+        raise _Stopped(signum)
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def workers_warning(workers: int | None, model: str | None, address: str | None) -> str | None:
+    """What to tell the user when ``workers`` actors started here would need more memory than is
+    available (a cluster's memory is not this machine's: ``address`` set, no warning)."""
+    cap = memory_cap(model)
+    if not workers or address is not None or workers <= cap:
+        return None
+    return (f"--workers {workers} is more than this machine's memory holds ({cap} actor(s) of about "
+            f"{_actor_gb(model):g} GB each in {_available_gb():.1f} GB available); going on as asked, but expect "
+            "swapping or workers killed for memory")
+
+
+def memory_cap(model: str | None) -> int:
+    """How many actors of this model the memory available now holds (at least 1)."""
+    return max(1, int(_available_gb() // _actor_gb(model)))
+
+
+def _actor_gb(model: str | None) -> float:
+    exported = model is not None and str(model).endswith((".onnx", ".tflite"))
+    return ACTOR_MEMORY_GB["exported" if exported else "keras"]
+
+
+def _available_gb() -> float:
+    """Memory available to new processes (MemAvailable), in GB; the total when /proc is not there."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) / 2 ** 20
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
 
 
 def _replaced_actors(ray, pids: set, pool: int) -> int:
