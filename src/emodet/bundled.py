@@ -1,9 +1,9 @@
 """The model shipped inside the package, used when no model is given.
 
-One FER2013 classifier in one file (``MODEL_FILE``), checked against the checksum recorded here
-before it is loaded, so a damaged or swapped file is reported instead of silently giving other
-predictions. How it was trained, how it was chosen and how well it does on FER2013 and on faces
-from another source (CK+48): docs/MODEL_CARD.md.
+One classifier of FER2013's seven classes, trained on FER2013 and RAF-DB, in one file
+(``MODEL_FILE``), checked against the checksum recorded here before it is loaded, so a damaged or
+swapped file is reported instead of silently giving other predictions. How it was trained, how it was chosen and how well it does on FER2013 and on faces
+from other sources (RAF-DB, CK+48), and the terms of its training data: docs/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -20,18 +20,18 @@ MODEL_NAME = "emodet-fer2013"
 
 #: The bundled model's file in ``emodet/assets/models`` and its sha256 checksum.
 MODEL_FILE = f"{MODEL_NAME}.keras"
-MODEL_SHA256 = "d57327c5f9231ab8b899dd73911020d994638c5e43d80a88bdf516a17a7f85c0"
+MODEL_SHA256 = "433f3e67e4955432aa532369109900e3d51187bd367cda06d20c5d74e6944d27"
 
 #: Its prediction profile on FER2013 PublicTest (:mod:`emodet.evaluation.drift`), written by tools/bundle_model.py.
 PROFILE_FILE = f"{MODEL_NAME}.profile.json"
 
 #: Accuracy of the bundled model on FER2013 PrivateTest (3,589 images, no test-time augmentation),
 #: as reported in docs/MODEL_CARD.md; tests fail if a change drops it by more than half a point.
-PRIVATE_TEST_ACCURACY = 0.6709
+PRIVATE_TEST_ACCURACY = 0.6598
 
 #: The lowest per-class recall of the bundled model on CK+48 (frames, contempt left out; it was never
 #: trained on CK+); tests fail if a change lets a class fall more than two points below it.
-CKPLUS_MIN_RECALL = 0.480
+CKPLUS_MIN_RECALL = 0.348
 
 
 def load_bundled_model():

@@ -69,7 +69,7 @@ def _write_evaluation(args, report, path, split: str, summary: dict, *, data=Non
     print(report.format_table())
     if note:
         print(note)
-    print(f"written to {output} and {page}")
+    print(f"written to {output.resolve()} and {Path(page).resolve()}")  # said in full: the default may be here
     return 0
 
 

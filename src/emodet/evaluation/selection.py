@@ -7,9 +7,10 @@ a part of RAF-DB's ``train/``, CK+48 by subject, ...), and the score is
 - the **mean macro-F1 over the sets** (each set counts once, whatever its size; macro-F1 so that
   rare classes such as disgust and fear count as much as happy), provided that
 - the **worst class recall on any set** is at least :data:`RECALL_FLOOR`. A candidate below the
-  floor ranks under every candidate above it, and among themselves such candidates rank by that
-  worst recall: a model that collapses a class somewhere loses to one that does not, however
-  good its mean.
+  floor ranks under every candidate above it (a model that collapses a class somewhere loses to one
+  that does not, however good its mean); among themselves such candidates rank by their mean
+  macro-F1 too, so that early epochs of a short run, all below the floor, are still told apart by
+  how well they do overall rather than by their single weakest class.
 
 Training selects its epoch by this score (``train.monitor: val_score``), KerasTuner its trials,
 ``benchmarks/rank_candidates.py`` the bundled model; ``emodet compare`` prints it over the sets it
@@ -76,14 +77,12 @@ def selection_score(scores: Mapping[str, SetScores], floor: float = RECALL_FLOOR
     """The candidate's score over all sets: higher is better (see the module docstring).
 
     In ``[0, 1]`` (the mean macro-F1) when every class on every set reaches ``floor``; otherwise
-    ``worst recall - 1``, which is below every such score.
+    ``mean macro-F1 - 1``, in ``[-1, 0)``, below every such score.
     """
     if not scores:
         raise ValueError("selection_score needs the scores of at least one validation set")
-    worst = min(s.worst_recall for s in scores.values())
-    if worst < floor:
-        return worst - 1.0
-    return float(np.mean([s.macro_f1 for s in scores.values()]))
+    mean_f1 = float(np.mean([s.macro_f1 for s in scores.values()]))
+    return mean_f1 if min(s.worst_recall for s in scores.values()) >= floor else mean_f1 - 1.0
 
 
 def explain(scores: Mapping[str, SetScores], floor: float = RECALL_FLOOR) -> str:
@@ -93,7 +92,8 @@ def explain(scores: Mapping[str, SetScores], floor: float = RECALL_FLOOR) -> str
     mean_f1 = float(np.mean([s.macro_f1 for s in scores.values()]))
     if score < 0:
         return (f"score {score:+.3f}: {worst.worst_class} recall on {name} is {worst.worst_recall:.1%}, below the "
-                f"{floor:.0%} floor (mean macro-F1 {mean_f1:.3f} over {len(scores)} set(s) not counted)")
+                f"{floor:.0%} floor, so it ranks below every candidate that meets it (then by its mean macro-F1, "
+                f"{mean_f1:.3f} over {len(scores)} set(s), minus 1)")
     return (f"score {score:.3f}: mean macro-F1 over {len(scores)} set(s); worst class recall "
             f"{worst.worst_recall:.1%} ({worst.worst_class} on {name}) meets the {floor:.0%} floor")
 
