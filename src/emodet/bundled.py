@@ -2,8 +2,9 @@
 
 One classifier of FER2013's seven classes, trained on FER2013 and RAF-DB, in one file
 (``MODEL_FILE``), checked against the checksum recorded here before it is loaded, so a damaged or
-swapped file is reported instead of silently giving other predictions. How it was trained, how it was chosen and how well it does on FER2013 and on faces
-from other sources (RAF-DB, CK+48), and the terms of its training data: docs/MODEL_CARD.md.
+swapped file is reported instead of silently giving other predictions. How it was trained, how it
+was chosen, how well it does on FER2013, RAF-DB and CK+48, and the terms of its training data:
+docs/MODEL_CARD.md.
 """
 
 from __future__ import annotations
