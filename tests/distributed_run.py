@@ -24,8 +24,10 @@ def recipe(csv: str, batch_size: int) -> RunConfig:
     return RunConfig(
         data=DataConfig(source=f"fer2013:{csv}", train_limit=1500, val_limit=200),
         model=ModelConfig(backbone="mobilenet_v2", image_size=48, dropout=0.0, augment=0.0),
+        # Chosen by pooled accuracy: two epochs of a head are both below the selection rule's recall floor,
+        # where its mean macro-F1 on 200 faces can flip between runs that match step for step.
         train=TrainConfig(batch_size=batch_size, optimizer="sgd", head_epochs=2, head_lr=0.005, finetune_epochs=0,
-                          seed=7),
+                          seed=7, monitor="val_accuracy"),
     )
 
 

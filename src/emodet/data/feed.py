@@ -2,10 +2,6 @@
 
 The model takes RGB uint8 of any size and does its own resizing and normalisation, so a batch
 here is only a slice of the stored images with grayscale repeated to three channels.
-
-On TensorFlow, :func:`native_batches` hands Keras the same batches as a ``tf.data`` pipeline:
-Keras feeds a ``PyDataset`` through a Python generator, which on a 2-core CPU cost as much as the
-model itself (``small_cnn``, batch 64: 1.2 s a step against 0.6 s from ``tf.data``, measured).
 """
 
 from __future__ import annotations
@@ -102,29 +98,3 @@ class ImageBatches(keras.utils.PyDataset):
         if self.mixture is not None:
             return mixture_order(self.mixture.origin, self.mixture.shares, epoch, self.seed)[:self.used]
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.data))[:self.used]
-
-
-def native_batches(batches: ImageBatches, epochs: int):
-    """``batches``' next ``epochs`` passes (from its current epoch) as a ``tf.data`` pipeline with the
-    same rows, order and weights; ``None`` on backends other than TensorFlow (use ``batches`` itself)."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    data = batches.data
-    orders = np.stack([batches.order_for(e) for e in range(batches.epoch, batches.epoch + max(1, epochs))])
-    images = tf.constant(data.images)
-    columns = [tf.constant(data.targets)] if batches.with_targets else []
-    if batches.with_targets and batches.sample_weights is not None:
-        columns.append(tf.constant(batches.sample_weights))
-
-    def gather(rows):
-        x = tf.gather(images, rows)
-        x = tf.repeat(x, 3, axis=-1) if data.images.shape[-1] == 1 else x
-        x = tf.cast(x, batches.dtype) if batches.dtype is not None else x
-        return (x, *(tf.gather(column, rows) for column in columns))
-
-    size = batches.batch_size
-    return (tf.data.Dataset.from_tensor_slices(orders.astype(np.int32))
-            .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(size))
-            .map(gather, num_parallel_calls=1).prefetch(2))

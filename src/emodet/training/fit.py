@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from emodet.config import TrainConfig
-from emodet.data.feed import ImageBatches, Mixture, balanced_class_weights, native_batches
+from emodet.data.feed import ImageBatches, Mixture, balanced_class_weights
 from emodet.data.images import LabelledImages
 from emodet.data.stream import StreamedSplit
 from emodet.errors import ConfigError
@@ -95,7 +95,6 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
         batches = _training_batches(train, config, weights, state.epoch, distribution, mixture)
         val_batches = ImageBatches(val, config.batch_size, multiple_of=distribution.batch_multiple,
                                    dtype=distribution.input_dtype)
-        feed, val_feed, steps = _feeds(batches, val_batches, end_epoch - state.epoch, distribution)
         scores = ValidationScores(val_sets or {val.name or "val": val}, config.batch_size)
         record = RunRecorder(run_dir, state, stage, config.monitor)
         stop = keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.patience,
@@ -104,9 +103,8 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
             # A stream that skips unreadable files has no known length: Keras learns it when the first
             # epoch's data runs out, and says so. The batches shuffle themselves (shuffle=False).
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-            model.fit(feed, validation_data=val_feed, epochs=end_epoch, initial_epoch=state.epoch,
-                      steps_per_epoch=steps, callbacks=[*budget, scores, record, stop, *callbacks], verbose=verbose,
-                      shuffle=False)
+            model.fit(batches, validation_data=val_batches, epochs=end_epoch, initial_epoch=state.epoch,
+                      callbacks=[*budget, scores, record, stop, *callbacks], verbose=verbose, shuffle=False)
         record.finish_stage()
 
     if (run_dir / recorder.BEST_WEIGHTS).is_file():
@@ -116,18 +114,6 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
             model.load_weights(run_dir / recorder.BEST_WEIGHTS)
     return FitResult(model, recorder.read_history(run_dir), state.best_epoch,
                      float("nan") if state.best is None else state.best)
-
-
-def _feeds(batches, val_batches: ImageBatches, epochs: int, distribution: Distribution):
-    """What ``model.fit`` is given: on TensorFlow, in memory and on one device, ``tf.data`` pipelines
-    of the same batches (twice as fast on a 2-core CPU, :func:`emodet.data.feed.native_batches`),
-    with the number of steps in an epoch; else the batches themselves."""
-    if not isinstance(batches, ImageBatches) or distribution.replicas > 1:
-        return batches, val_batches, None
-    feed = native_batches(batches, epochs)
-    if feed is None:
-        return batches, val_batches, None
-    return feed, native_batches(val_batches, 1), len(batches)
 
 
 def _training_batches(train: LabelledImages | StreamedSplit, config: TrainConfig, weights, epoch: int,
