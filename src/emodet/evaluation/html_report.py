@@ -206,7 +206,7 @@ def render_page(inputs: ReportInputs, title: str, figures_dir: Path, dpi: int = 
         section = build(inputs, figures)
         if isinstance(section, Section):
             sections.append(section)
-        else:
+        elif section:  # a reason it is left out (None: nothing to leave out, e.g. one validation set)
             skipped.append(section)
     sections[0] = Section(sections[0].anchor, sections[0].title, sections[0].body + _skipped_note(skipped))
     nav = " ".join(f'<a href="#{s.anchor}">{_e(s.title)}</a>' for s in sections)
@@ -290,13 +290,14 @@ def _training(inputs: ReportInputs, figures) -> Section | str:
     return Section("training", "Training curves", note + figures(fig, "training-curves", "Training curves"))
 
 
-def _validation_sets(inputs: ReportInputs, figures) -> Section | str:
-    """Each validation set's scores at the chosen epoch, and the selection score over them."""
+def _validation_sets(inputs: ReportInputs, figures) -> Section | None:
+    """Each validation set's scores at the chosen epoch, and the selection score over them (nothing
+    for a history without per-set scores: a report without training, or a run from before them)."""
     suffix = "_worst_recall"
     row = next((r for r in inputs.history if r.get("epoch") == inputs.best_epoch), None)
     names = [key[4:-len(suffix)] for key in (row or {}) if key.startswith("val_") and key.endswith(suffix)]
     if not names:
-        return "validation sets (the history has no per-set scores)"
+        return None
     head = "<tr><th>validation set</th><th>accuracy</th><th>macro-F1</th><th>worst class recall</th></tr>\n"
     rows = "".join(f"<tr><th>{_e(name)}</th>" + "".join(
         _number_cell(row[f"val_{name}_{metric}"], f"sets.{name}.{metric}") for metric in
