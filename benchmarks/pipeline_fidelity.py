@@ -107,11 +107,10 @@ def main() -> None:
     rgb = np.repeat(data.images, 3, axis=-1) if data.images.shape[-1] == 1 else data.images
     direct_faces = np.stack([cv2.resize(rgb[i], (size, size), interpolation=cv2.INTER_AREA) for i in rows])
     direct = classifier.predict(direct_faces).argmax(axis=1)
-    pasted = _rafdb_original if args.rafdb else (lambda i: data.images[i, ..., 0])
 
     found, piped, ratios, offsets = [], [], [], []
     for n, i in enumerate(rows):
-        face = pasted(data.ids[i]) if args.rafdb else pasted(i)
+        face = _rafdb_original(data.ids[i]) if args.rafdb else data.images[i, ..., 0]
         frame, box = make_frame(face, rng, args.rotate, (1.0, 2.4) if args.rafdb else (2.0, 5.0))
         faces = detector(frame).faces
         best = max(faces, key=lambda f: iou(f.box, box), default=None)

@@ -95,14 +95,13 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
             write_parquet_twins(output_dir)
         return summary
     decode_in_tasks = gpus_per_worker > 0 if decode_in_tasks is None else decode_in_tasks
-    cap = memory_cap(model)
     warning = workers_warning(workers, model, address)
     if warning:
         summary.warnings.append(warning)
     ray = _start_ray(address, workers and workers + int(decode_in_tasks))
     try:
         default = _default_pool(ray, gpus_per_worker, decode_in_tasks)
-        pool = workers or (min(default, cap) if address is None else default)
+        pool = workers or (min(default, memory_cap(model)) if address is None else default)
         items, videos = _work_items(inputs, frames_per_task, stride)
         dataset = _dataset(ray, items, inputs, model, detector, pool, batch_size, stride, gpus_per_worker,
                            decode_in_tasks)
