@@ -44,7 +44,7 @@ def _png(width, height) -> bytes:
 
 
 def test_health_readiness_and_model_contract(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "client_disconnects": 0}
     assert client.get("/readyz").status_code == 200
     info = client.get("/v1/model").json()
     assert info["class_names"] == list(FER7) and info["detector"] == "yunet" and info["batching"] is True
