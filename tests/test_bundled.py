@@ -1,7 +1,9 @@
-"""The bundled model: intact, one small file, self-describing, and as accurate as its model card says."""
+"""The bundled model: intact, two small files (ONNX for detection, Keras for training) that predict
+alike, self-describing, and as accurate as its model card says."""
 
 import re
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -21,22 +23,69 @@ def test_bundled_model_is_one_small_file_and_carries_its_contract():
     assert bundled.bundled_profile_path().is_file()
 
 
-def test_a_damaged_or_missing_bundled_model_is_refused(tmp_path, monkeypatch):
+def test_the_onnx_file_carries_the_contract_of_the_keras_file_it_was_exported_from():
+    from emodet.inference.runtime import load_classifier
+
+    path = bundled.bundled_onnx_path()
+    assert path.name == bundled.ONNX_FILE and path.stat().st_size < 10e6
+    classifier = load_classifier()  # the default model is the ONNX file
+    assert classifier.path == path and classifier.class_names == FER7
+    assert (classifier.image_size, classifier.color_mode) == (48, "grayscale")
+    assert classifier.metadata["source_sha256"] == bundled.MODEL_SHA256
+    assert classifier.metadata["model_version"] == bundled.MODEL_VERSION
+
+
+def test_the_onnx_and_keras_files_predict_alike(fer_splits):
+    from emodet.inference.runtime import KerasClassifier, load_classifier
+
+    faces = np.repeat(fer_splits["val"].images[:500], 3, axis=-1)  # 500 real PublicTest faces
+    onnx = load_classifier().predict(faces)
+    keras = KerasClassifier(bundled.load_bundled_model()).predict(faces)
+    assert np.abs(onnx - keras).max() <= bundled.ONNX_TOLERANCE
+
+
+@pytest.mark.parametrize("name", [bundled.MODEL_FILE, bundled.ONNX_FILE])
+def test_a_damaged_or_missing_bundled_model_is_refused(tmp_path, monkeypatch, name):
+    from emodet.inference.runtime import load_classifier
+
     fake = tmp_path / "emodet" / "assets" / "models"
     fake.mkdir(parents=True)
-    (fake / bundled.MODEL_FILE).write_bytes(b"not the model")
+    (fake / name).write_bytes(b"not the model")
     monkeypatch.setattr(bundled.resources, "files", lambda package: tmp_path / "emodet")
-    with pytest.raises(ModelError, match=f"{re.escape(bundled.MODEL_FILE)} is damaged or was replaced"):
-        bundled.load_bundled_model()
-    (fake / bundled.MODEL_FILE).unlink()
-    with pytest.raises(ModelError, match=f"{re.escape(bundled.MODEL_FILE)} is missing"):
-        bundled.bundled_model_path()
+    load = bundled.load_bundled_model if name == bundled.MODEL_FILE else load_classifier
+    with pytest.raises(ModelError, match=f"{re.escape(name)} is damaged or was replaced"):
+        load()
+    (fake / name).unlink()
+    with pytest.raises(ModelError, match=f"{re.escape(name)} is missing"):
+        load()
+
+
+def test_an_onnx_file_exported_from_another_model_is_refused(tmp_path, monkeypatch):
+    """Both files intact but from different runs: the ONNX metadata names another Keras file."""
+    import onnx
+
+    from emodet.inference.runtime import load_classifier
+
+    fake = tmp_path / "emodet" / "assets" / "models"
+    fake.mkdir(parents=True)
+    proto = onnx.load(str(bundled.bundled_onnx_path()))
+    for entry in proto.metadata_props:
+        if entry.key == "emodet":
+            entry.value = entry.value.replace(bundled.MODEL_SHA256, "0" * 64)
+    onnx.save(proto, str(fake / bundled.ONNX_FILE))
+    monkeypatch.setattr(bundled, "ONNX_SHA256", bundled._sha256_of(fake / bundled.ONNX_FILE))
+    monkeypatch.setattr(bundled.resources, "files", lambda package: tmp_path / "emodet")
+    with pytest.raises(ModelError, match="was exported from another model"):
+        load_classifier()
 
 
 @pytest.mark.slow
 def test_private_test_accuracy_matches_the_model_card(fer_splits):
-    report = evaluate(bundled.load_bundled_model(), fer_splits["test"])
-    assert report.accuracy >= bundled.PRIVATE_TEST_ACCURACY - 0.005, report.format_table()
+    from emodet.inference.runtime import load_classifier
+
+    for model in (bundled.load_bundled_model(), load_classifier()):  # the Keras file, then the ONNX file
+        report = evaluate(model, fer_splits["test"])
+        assert report.accuracy >= bundled.PRIVATE_TEST_ACCURACY - 0.005, report.format_table()
     card = (REPO / "docs" / "MODEL_CARD.md").read_text()
     quoted = f"{100 * bundled.PRIVATE_TEST_ACCURACY:.2f}%"
     assert quoted in card, f"the model card does not quote the recorded accuracy {quoted}"

@@ -37,9 +37,15 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'emodet' has no attribute {name!r}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'emodet' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(_EXPORTS[name])
+    except ImportError as exc:  # e.g. emodet.train without the 'train' extra: one line that says which
+        from emodet.extras import missing_extra
+
+        raise missing_extra(exc, f"emodet.{name}") or exc from None
+    return getattr(module, name)
 
 
 def __dir__():

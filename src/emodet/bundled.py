@@ -1,8 +1,11 @@
 """The model shipped inside the package, used when no model is given.
 
-One classifier of FER2013's seven classes, trained on FER2013 and RAF-DB, in one file
-(``MODEL_FILE``), checked against the checksum recorded here before it is loaded, so a damaged or
-swapped file is reported instead of silently giving other predictions. How it was trained, how it
+One classifier of FER2013's seven classes, trained on FER2013 and RAF-DB, shipped as two files
+made from the same weights by tools/bundle_model.py: ``ONNX_FILE``, what detection runs (ONNX
+Runtime only, so the lean install needs no TensorFlow), and ``MODEL_FILE``, the Keras model to
+retrain or fine-tune (``emodet[train]``). Each is checked against the checksum recorded here before
+it is loaded, so a damaged or swapped file is reported instead of silently giving other predictions;
+the ONNX file's metadata names the Keras file it was exported from. How it was trained, how it
 was chosen, how well it does on FER2013, RAF-DB and CK+48, and the terms of its training data:
 docs/MODEL_CARD.md.
 """
@@ -19,9 +22,20 @@ from emodet.errors import ModelError
 #: Name of the bundled model (exports of it are named after it).
 MODEL_NAME = "emodet-fer2013"
 
-#: The bundled model's file in ``emodet/assets/models`` and its sha256 checksum.
+#: Which training run of docs/MODEL_CARD.md the bundled files hold (written into the ONNX metadata).
+MODEL_VERSION = "3"
+
+#: The bundled Keras model's file in ``emodet/assets/models`` and its sha256 checksum.
 MODEL_FILE = f"{MODEL_NAME}.keras"
 MODEL_SHA256 = "433f3e67e4955432aa532369109900e3d51187bd367cda06d20c5d74e6944d27"
+
+#: The same model exported to ONNX (float32: the int8 export lost 1.8 points on PublicTest and 7.7 on
+#: CK+48, beyond the 0.3-point tolerance; docs/MODEL_CARD.md), and its sha256 checksum.
+ONNX_FILE = f"{MODEL_NAME}.onnx"
+ONNX_SHA256 = "0cbc82749531395d44769219608a459ddafb67ef6908fbfc5de59c31df168dc4"
+
+#: How far the ONNX file's probabilities may be from the Keras model's on any face (tests/test_bundled.py).
+ONNX_TOLERANCE = 1e-4
 
 #: Its prediction profile on FER2013 PublicTest (:mod:`emodet.evaluation.drift`), written by tools/bundle_model.py.
 PROFILE_FILE = f"{MODEL_NAME}.profile.json"
@@ -36,19 +50,46 @@ CKPLUS_MIN_RECALL = 0.348
 
 
 def load_bundled_model():
-    """The bundled classifier as a Keras model."""
+    """The bundled classifier as a Keras model (needs ``emodet[train]``), to retrain or fine-tune."""
+    from emodet.extras import require
+
+    require("train", "the bundled Keras model")
     from emodet.models.classifier import load_model
 
     return load_model(bundled_model_path())
 
 
+def load_bundled_classifier(threads: int = 0):
+    """The bundled classifier as detection runs it: the ONNX file on ONNX Runtime, its contract
+    checked against the Keras file it was exported from."""
+    from emodet.inference.runtime import OnnxClassifier
+
+    path = bundled_onnx_path()
+    classifier = OnnxClassifier(path, threads=threads)
+    found = (classifier.metadata.get("source_sha256"), classifier.metadata.get("model_version"))
+    if found != (MODEL_SHA256, MODEL_VERSION):
+        raise ModelError(f"the bundled ONNX model {path} was exported from another model (source sha256 "
+                         f"{found[0]}, version {found[1]}; expected {MODEL_SHA256}, version {MODEL_VERSION}); "
+                         "reinstall emodet, or rebuild both files with tools/bundle_model.py")
+    return classifier
+
+
 def bundled_model_path() -> Path:
-    """The verified path of the bundled model file."""
-    path = Path(str(resources.files("emodet") / "assets" / "models" / MODEL_FILE))
+    """The verified path of the bundled Keras model file."""
+    return _asset(MODEL_FILE, MODEL_SHA256)
+
+
+def bundled_onnx_path() -> Path:
+    """The verified path of the bundled ONNX model file."""
+    return _asset(ONNX_FILE, ONNX_SHA256)
+
+
+def _asset(name: str, sha256: str) -> Path:
+    path = Path(str(resources.files("emodet") / "assets" / "models" / name))
     if not path.is_file():
         raise ModelError(f"the bundled model file {path} is missing from this installation; reinstall emodet "
                          "or pass a model file explicitly (--model PATH)")
-    _verify(path, path.stat().st_mtime_ns, MODEL_SHA256)
+    _verify(path, path.stat().st_mtime_ns, sha256)
     return path
 
 
@@ -64,7 +105,11 @@ def bundled_profile_path() -> Path:
 @functools.lru_cache(maxsize=8)
 def _verify(path: Path, mtime_ns: int, expected: str) -> None:
     del mtime_ns  # part of the cache key: a replaced file is checked again
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = _sha256_of(path)
     if digest != expected:
         raise ModelError(f"the bundled model file {path} is damaged or was replaced: its sha256 is {digest}, "
                          f"expected {expected}; reinstall emodet")
+
+
+def _sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -19,18 +19,26 @@ FORMATS = ("onnx", "tflite", "saved_model")
 METADATA_KEY = "emodet"
 
 
-def export(model, path: str | Path, format: str | None = None, *, int8_calibration=None) -> Path:
+def export(model, path: str | Path, format: str | None = None, *, int8_calibration=None,
+           metadata: dict | None = None) -> Path:
     """Write ``model`` (a Keras model or a ``.keras`` path) to ``path``; returns the written path.
 
     ``format`` defaults to what the suffix says: ``.onnx``, ``.tflite``, else a SavedModel directory.
     ``int8_calibration`` (ONNX only): face images (:class:`~emodet.data.images.LabelledImages`) to
-    calibrate an 8-bit quantized model on (:func:`quantize_onnx`).
+    calibrate an 8-bit quantized model on (:func:`quantize_onnx`). The written contract holds the
+    model's :class:`~emodet.models.classifier.ModelContract`, the emodet version, the sha256 of the
+    ``.keras`` file when ``model`` is one (``source_sha256``), and the entries of ``metadata``.
     """
+    import hashlib
+
     import keras
 
+    from emodet import __version__
     from emodet.models.classifier import describe, inference_model, load_model
 
+    extra = {"emodet_version": __version__, **(metadata or {})}
     if isinstance(model, (str, Path)):
+        extra["source_sha256"] = hashlib.sha256(Path(model).read_bytes()).hexdigest()
         model = load_model(model)
     path = Path(path)
     format = format or {".onnx": "onnx", ".tflite": "tflite"}.get(path.suffix, "saved_model")
@@ -41,7 +49,7 @@ def export(model, path: str | Path, format: str | None = None, *, int8_calibrati
     contract = describe(model)
     graph = inference_model(model, contract.crop_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = json.dumps(asdict(contract))
+    metadata = json.dumps({**asdict(contract), **extra})
     signature = [keras.InputSpec(shape=(None, contract.crop_size, contract.crop_size, 3), dtype="uint8")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # tf2onnx's numpy deprecations

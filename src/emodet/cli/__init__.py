@@ -21,6 +21,7 @@ from emodet.cli.detection import add_detect
 from emodet.cli.evaluation import add_compare, add_drift, add_evaluate, add_report
 from emodet.cli.training import add_retrain, add_shard, add_train, add_tune
 from emodet.errors import EmodetError
+from emodet.extras import missing_extra
 from emodet.registry.cli import add_registry_option, add_registry_verb, model_location
 
 
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args) or 0
     except EmodetError as exc:
         print(f"emodet {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImportError as exc:  # an optional part that is not installed: say which extra brings it
+        missing = missing_extra(exc, f"emodet {args.command}")
+        if missing is None:
+            raise
+        print(f"emodet {args.command}: error: {missing}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         hint = f"; continue with: emodet train --run-dir {args.run_dir} --resume" \
@@ -55,9 +62,9 @@ def _needs_tensorflow(args) -> bool:
         return args.action == "add" and bool(args.source) and not Path(args.source).is_dir()
     if args.command == "detect" and args.engine == "ray":  # the actors import what they need
         return False
-    if args.command in ("detect", "serve"):
-        exported = str(args.model or "").endswith((".onnx", ".tflite"))  # a models:/ reference may be either
-        return not (exported and args.detector in ("yunet", "blazeface"))
+    if args.command in ("detect", "serve"):  # the bundled model is ONNX; a models:/ reference may be either
+        exported = args.model is None or str(args.model).endswith((".onnx", ".tflite"))
+        return not exported or args.detector == "mtcnn"
     return True
 
 

@@ -29,6 +29,7 @@ A detector keeps per-frame state (YuNet's input size), so use one instance per t
 from __future__ import annotations
 
 import abc
+import contextlib
 import difflib
 import functools
 import inspect
@@ -221,8 +222,9 @@ class YuNetDetector(FaceDetector):
         path = packaged_path("yunet") or fetch("yunet")
         self._input_size = (320, 320)
         try:
-            self._net = cv2.FaceDetectorYN.create(str(path), "", self._input_size, self.score_threshold,
-                                                  self.nms_threshold, 5000)
+            with _opencv_quiet():  # OpenCV 5 warns that its new graph engine ignores the target it sets
+                self._net = cv2.FaceDetectorYN.create(str(path), "", self._input_size, self.score_threshold,
+                                                      self.nms_threshold, 5000)
         except cv2.error as exc:
             raise ModelError(f"OpenCV {cv2.__version__} cannot load the YuNet model {path} ({exc}); delete the "
                              "file so it is downloaded again, upgrade opencv-python-headless (4.14 and 5.0 are "
@@ -453,6 +455,17 @@ def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
     height, width = rgb.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+@contextlib.contextmanager
+def _opencv_quiet():
+    """OpenCV's native log limited to errors for the duration, then set back as it was."""
+    before = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(before)
 
 
 def _check_probability(option: str, value, detector: str) -> float:

@@ -19,12 +19,14 @@ CONTRACT_KEYS = ("class_names", "image_size", "color_mode")
 
 
 class Classifier:
-    """Base: the model's contract plus ``predict``."""
+    """Base: the model's contract plus ``predict``. ``metadata`` is an exported file's whole emodet
+    contract (its exporter's version, the sha256 of the model it came from, ...); empty for Keras."""
 
     class_names: tuple[str, ...]
     image_size: int
     color_mode: str
     path: Path | None = None
+    metadata: dict = {}
 
     def predict(self, faces: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -136,9 +138,9 @@ def load_classifier(model=None, *, registry: str | None = None, threads: int | N
         return model
     model = resolve_model(model, registry)
     if model is None:
-        from emodet.bundled import load_bundled_model
+        from emodet.bundled import load_bundled_classifier
 
-        model = load_bundled_model()
+        return load_bundled_classifier(threads=threads or 0)
     if not isinstance(model, (str, Path)):
         return KerasClassifier(model)
     path = Path(model).expanduser()
@@ -151,6 +153,9 @@ def load_classifier(model=None, *, registry: str | None = None, threads: int | N
         return OnnxClassifier(path, threads=threads or 0)
     if path.suffix == ".tflite":
         return TFLiteClassifier(path, threads=threads)
+    from emodet.extras import require
+
+    require("train", f"the Keras model {path} (or export it to ONNX: emodet export)")
     from emodet.models.classifier import load_model
 
     return KerasClassifier(load_model(path), path)
@@ -169,6 +174,7 @@ def _apply_contract(classifier: Classifier, meta: str | None, path: Path, where:
         raise ModelError(f"the emodet contract of {path} (in {where}) lacks {', '.join(missing)}; "
                          "export the model again with `emodet export`")
     try:
+        classifier.metadata = contract
         classifier.class_names = tuple(str(name) for name in contract["class_names"])
         classifier.image_size = int(contract.get("crop_size") or contract["image_size"])
         classifier.color_mode = str(contract["color_mode"])

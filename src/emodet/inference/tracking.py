@@ -79,10 +79,17 @@ class FaceTracker:
         return ids, smoothed
 
     def _assign(self, boxes: np.ndarray) -> dict[int, _Track]:
+        """Each box to the free track it overlaps most, the most overlapping pairs first. Faces seldom
+        overlap one another, so this greedy matching pairs as the optimal (Hungarian) one does,
+        without SciPy in the lean install."""
         if not self._tracks or not len(boxes):
             return {}
-        from scipy.optimize import linear_sum_assignment
-
         overlap = iou_matrix(boxes, np.stack([t.box for t in self._tracks]))
-        rows, cols = linear_sum_assignment(-overlap)
-        return {int(r): self._tracks[c] for r, c in zip(rows, cols) if overlap[r, c] >= self.min_iou}
+        assigned, taken = {}, set()
+        for row, col in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape)):
+            if overlap[row, col] < self.min_iou:
+                break
+            if row not in assigned and col not in taken:
+                assigned[int(row)] = self._tracks[col]
+                taken.add(col)
+        return assigned
