@@ -34,7 +34,7 @@ def evaluate_candidate(name: str, data, tta: str | None = None, cache: Path = CA
         gray = matched.images[..., 0]
         return report_from_probs(matched, predict_with_tta(classifier.predict, gray, tta), tta=tta)
     from emodet.bundled import load_bundled_model
-    from emodet.inference.runtime import load_classifier
+    from emodet.inference.loading import load_classifier
     from emodet.models import load_model
 
     if name == "bundled":

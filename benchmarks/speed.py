@@ -61,7 +61,7 @@ def main() -> None:
 
 def load_table(model: Path | None, size_mb: float, repeats: int) -> None:
     """Seconds to load the model file(s) into a ready classifier (TensorFlow already imported)."""
-    from emodet.inference.runtime import load_classifier
+    from emodet.inference.loading import load_classifier
 
     load_classifier(model)  # warm-up: imports, first graph
     times = [_timed(load_classifier, model) for _ in range(repeats)]
@@ -184,7 +184,7 @@ def _model(name: str) -> tuple[Path | None, str, float]:
 def _runtimes(model: Path | None, workdir: Path) -> dict:
     from emodet.data import load_split
     from emodet.exporter import export
-    from emodet.inference.runtime import load_classifier
+    from emodet.inference.loading import load_classifier
 
     keras_classifier = load_classifier(model)
     calibration = load_split(f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}", "train")

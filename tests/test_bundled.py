@@ -24,7 +24,7 @@ def test_bundled_model_is_one_small_file_and_carries_its_contract():
 
 
 def test_the_onnx_file_carries_the_contract_of_the_keras_file_it_was_exported_from():
-    from emodet.inference.runtime import load_classifier
+    from emodet.inference.loading import load_classifier
 
     path = bundled.bundled_onnx_path()
     assert path.name == bundled.ONNX_FILE and path.stat().st_size < 10e6
@@ -36,7 +36,8 @@ def test_the_onnx_file_carries_the_contract_of_the_keras_file_it_was_exported_fr
 
 
 def test_the_onnx_and_keras_files_predict_alike(fer_splits):
-    from emodet.inference.runtime import KerasClassifier, load_classifier
+    from emodet.inference.loading import load_classifier
+    from emodet.inference.runtime import KerasClassifier
 
     faces = np.repeat(fer_splits["val"].images[:500], 3, axis=-1)  # 500 real PublicTest faces
     onnx = load_classifier().predict(faces)
@@ -46,7 +47,7 @@ def test_the_onnx_and_keras_files_predict_alike(fer_splits):
 
 @pytest.mark.parametrize("name", [bundled.MODEL_FILE, bundled.ONNX_FILE])
 def test_a_damaged_or_missing_bundled_model_is_refused(tmp_path, monkeypatch, name):
-    from emodet.inference.runtime import load_classifier
+    from emodet.inference.loading import load_classifier
 
     fake = tmp_path / "emodet" / "assets" / "models"
     fake.mkdir(parents=True)
@@ -64,7 +65,7 @@ def test_an_onnx_file_exported_from_another_model_is_refused(tmp_path, monkeypat
     """Both files intact but from different runs: the ONNX metadata names another Keras file."""
     import onnx
 
-    from emodet.inference.runtime import load_classifier
+    from emodet.inference.loading import load_classifier
 
     fake = tmp_path / "emodet" / "assets" / "models"
     fake.mkdir(parents=True)
@@ -81,7 +82,7 @@ def test_an_onnx_file_exported_from_another_model_is_refused(tmp_path, monkeypat
 
 @pytest.mark.slow
 def test_private_test_accuracy_matches_the_model_card(fer_splits):
-    from emodet.inference.runtime import load_classifier
+    from emodet.inference.loading import load_classifier
 
     for model in (bundled.load_bundled_model(), load_classifier()):  # the Keras file, then the ONNX file
         report = evaluate(model, fer_splits["test"])

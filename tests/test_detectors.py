@@ -337,7 +337,8 @@ def test_corrupt_cached_file_is_downloaded_again_and_offline_fails_clearly(empty
     with pytest.raises(ModelError) as info:
         model_files.fetch("yunet", timeout=5)
     message = str(info.value)
-    for expected in (spec.filename, url, str(empty_cache / spec.filename), spec.sha256, "EMODET_CACHE", "mtcnn"):
+    for expected in (spec.filename, url, str(empty_cache / spec.filename), spec.sha256, "EMODET_CACHE",
+                     "reinstall emodet"):
         assert expected in message
     assert "cached copy has the wrong SHA-256" in message and "download failed" in message
     assert sorted(p.name for p in empty_cache.iterdir()) == [spec.filename]  # no temporary file left

@@ -11,7 +11,8 @@ from conftest import SAMPLES
 import emodet
 from emodet.bundled import bundled_model_path, load_bundled_model
 from emodet.errors import ConfigError, ModelError
-from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier, load_classifier
+from emodet.inference.loading import load_classifier
+from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier
 
 
 @pytest.fixture(scope="module")

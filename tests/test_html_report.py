@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from emodet.errors import ConfigError, DataError
-from emodet.evaluation.html_report import format_number, parse_table_values, report_run, write_report
+from emodet.evaluation.html_report import format_number, parse_table_values, write_report
 from emodet.evaluation.metrics import DEDUPLICATED
+from emodet.training.run_report import report_run
 
 IMG = '<img src="data:image/png;base64,'
 ALL_FIGURES = 9  # training curves, 2 confusion matrices, per-class, distribution, samples, pairs, Grad-CAM, calibration

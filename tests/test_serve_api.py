@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
+from emodet.inference.settings import InferenceSettings
 from emodet.labels import FER7
 from emodet.serving.app import create_app
 from emodet.serving.settings import ServeSettings
@@ -16,7 +17,7 @@ ASTRONAUT = (SAMPLES / "astronaut.jpg").read_bytes()
 
 
 def _client(**settings):
-    app = create_app(ServeSettings(detector="yunet", **settings))
+    app = create_app(ServeSettings(inference=InferenceSettings(detector="yunet"), **settings))
     client = TestClient(app)
     client.__enter__()
     assert app.state.engine.wait_ready(120), app.state.engine.error

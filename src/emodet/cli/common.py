@@ -1,8 +1,9 @@
 """What several verbs share: exit statuses, file-name stems for models, the test-time augmentation
-options, quiet media libraries."""
+and inference options, quiet media libraries."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -30,6 +31,37 @@ def add_tta_options(parser, timing: bool = False) -> None:
                        help="average each face over ten views, five crops of it and their mirror images: about "
                             "a point more accurate than --tta on FER2013"
                             + (" (10x the classification time)" if timing else ""))
+
+
+def add_inference_options(parser) -> None:
+    """The options of :class:`~emodet.inference.settings.InferenceSettings` that ``detect`` and
+    ``serve`` share (``--detector``, ``--max-side``, ``--smoothing``, ``--tta``/``--tta-crops``)."""
+    from emodet.inference.settings import DEFAULT_MAX_SIDE, DEFAULT_SMOOTHING
+
+    parser.add_argument("--detector", help="face detector: yunet (default), mtcnn (slower, most robust on turned "
+                                           "faces) or blazeface")
+    parser.add_argument("--max-side", type=int, default=None, metavar="PIXELS",
+                        help="shrink images to at most this many pixels on their longer side before face detection "
+                             f"(mtcnn and yunet; default {DEFAULT_MAX_SIDE}; 0 = never shrink, for small faces in "
+                             "very wide or tall images, slower)")
+    parser.add_argument("--smoothing", type=float, default=None,
+                        help="on video and streams, weight of the past in each face's moving average "
+                             f"(0 = off, default {DEFAULT_SMOOTHING})")
+    add_tta_options(parser, timing=True)
+
+
+def inference_settings(args):
+    """The :class:`~emodet.inference.settings.InferenceSettings` the options of
+    :func:`add_inference_options` ask for (a bad value: a :class:`ConfigError` naming it)."""
+    from emodet.errors import ConfigError
+    from emodet.inference.settings import InferenceSettings
+
+    if args.max_side is not None and args.max_side != 0 and args.max_side < 64:
+        raise ConfigError(f"--max-side must be 0 (never shrink) or at least 64 pixels, got {args.max_side}")
+    if args.smoothing is not None and not 0 <= args.smoothing < 1:
+        raise ConfigError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
+    settings = InferenceSettings().updated(detector=args.detector, smoothing=args.smoothing, tta=args.tta)
+    return settings if args.max_side is None else dataclasses.replace(settings, max_side=args.max_side or None)
 
 
 def tta_suffix(tta: str | None) -> str:

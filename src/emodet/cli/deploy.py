@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from emodet.cli.common import model_stem, quiet_media_libraries
+from emodet.cli.common import add_inference_options, inference_settings, model_stem, quiet_media_libraries
 from emodet.errors import EmodetError
 from emodet.registry.cli import add_registry_option, model_and_version, model_location
 
@@ -21,7 +21,7 @@ def add_serve(verbs) -> None:
     p.add_argument("--model",
                    help="a .keras, .onnx or .tflite model or models:/NAME@ALIAS (default: the bundled model)")
     add_registry_option(p)
-    p.add_argument("--detector", help="face detector (default: emodet's default)")
+    add_inference_options(p)
     p.add_argument("--host", default=d.host, help=f"address to bind (default {d.host}; 0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=d.port)
     p.add_argument("--api-key", help=f"require this key on /v1/* (default: ${API_KEY_ENV} when set)")
@@ -58,7 +58,7 @@ def _run_serve(args) -> int:
         raise EmodetError("--timeout and --max-upload-mb must be positive and --batch-wait-ms not negative")
     model, version = model_and_version(args.model, args.registry)
     settings = ServeSettings(model=str(model) if model else None, model_name=args.model, model_version=version,
-                             detector=args.detector, host=args.host, port=args.port,
+                             inference=inference_settings(args), host=args.host, port=args.port,
                              api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
                              cors_origins=tuple(args.cors_origin), max_upload_bytes=int(args.max_upload_mb * 2 ** 20),
                              max_pixels=args.max_pixels, queue_size=args.queue_size, timeout_s=args.timeout,

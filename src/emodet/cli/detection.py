@@ -6,8 +6,9 @@ import signal
 import sys
 from pathlib import Path
 
-from emodet.cli.common import EXIT_FAILURES, add_tta_options, quiet_media_libraries
+from emodet.cli.common import EXIT_FAILURES, add_inference_options, inference_settings, quiet_media_libraries
 from emodet.errors import EmodetError
+from emodet.inference.stopping import StopOnSignals
 from emodet.registry.cli import add_registry_option, model_location
 
 
@@ -23,8 +24,6 @@ def add_detect(verbs) -> None:
     p.add_argument("--model", help="a .keras, .onnx or .tflite model, or a registry version: models:/NAME@ALIAS "
                                    "or models:/NAME/VERSION (default: the bundled model)")
     add_registry_option(p)
-    p.add_argument("--detector", help="face detector: yunet (default), mtcnn (slower, most robust on turned faces) "
-                                      "or blazeface")
     p.add_argument("--json", type=Path,
                    help="write all results as one JSON array to this file, rebuilt from the run's journal "
                         "(the --jsonl file, or FILE.journal.jsonl beside it) when the run ends or is interrupted")
@@ -32,13 +31,7 @@ def add_detect(verbs) -> None:
     p.add_argument("--csv", type=Path, help="write one row per face to this CSV file, as it goes")
     p.add_argument("--save", type=Path, metavar="DIR", help="save annotated images and videos into DIR")
     p.add_argument("--stride", type=int, default=1, help="on video, process every N-th frame")
-    p.add_argument("--smoothing", type=float, default=None,
-                   help="on video, weight of the past in each face's moving average (0 = off, default 0.6)")
-    add_tta_options(p, timing=True)
-    p.add_argument("--max-side", type=int, default=None, metavar="PIXELS",
-                   help="shrink images to at most this many pixels on their longer side before face detection "
-                        "(mtcnn and yunet; default 640; 0 = never shrink, for small faces in very wide or tall "
-                        "images, slower)")
+    add_inference_options(p)
     p.add_argument("--resume", action="store_true",
                    help="skip inputs already finished in the outputs of an earlier run (read from its journal) "
                         "and add the rest; inputs that failed are skipped too, unless --retry-failed")
@@ -74,18 +67,17 @@ def add_detect(verbs) -> None:
 
 def _run_detect(args) -> int:
     from emodet.inference.batch import process
-    from emodet.inference.pipeline import DEFAULT_SMOOTHING, EmotionDetector
+    from emodet.inference.pipeline import EmotionDetector
     from emodet.inference.sinks import AnnotatedSaver
     from emodet.inference.sources import expand_sources
 
     _check_detect_args(args)
+    settings = inference_settings(args)
     if not args.verbose:
         quiet_media_libraries()
     if args.engine == "ray":
-        return _detect_on_ray(args)
-    options = {} if args.max_side is None else {"max_side": args.max_side or None}
-    detector = EmotionDetector(model_location(args.model, args.registry), args.detector, detector_options=options,
-                               tta=args.tta, smoothing=DEFAULT_SMOOTHING if args.smoothing is None else args.smoothing)
+        return _detect_on_ray(args, settings)
+    detector = EmotionDetector(model_location(args.model, args.registry), settings=settings)
     class_names = detector.class_names  # load the model and the face detector now, so a bad --model
     detector.face_detector  # or --detector fails before any work is done
     inputs = expand_sources(args.sources)
@@ -102,7 +94,7 @@ def _run_detect(args) -> int:
               + (f" ({retried} failed before, retried)" if retried else ""))
     saver = AnnotatedSaver(args.save) if args.save else None
     tally = _Tally()
-    with _StopOnSignal() as stop:
+    with StopOnSignals() as stop:
         try:
             with _Progress(inputs, enabled=not args.quiet) as progress:
                 for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame):
@@ -130,13 +122,13 @@ def _run_detect(args) -> int:
     return EXIT_FAILURES if tally.failures or earlier_failures else 0
 
 
-def _detect_on_ray(args) -> int:
+def _detect_on_ray(args, settings) -> int:
     try:
         from emodet.inference.ray_engine import detect_with_ray
     except ImportError as exc:
         raise EmodetError(f"--engine ray needs Ray ({exc}); install it with pip install \"emodet[ray]\"") from None
     flags = (("--json", args.json), ("--jsonl", args.jsonl), ("--csv", args.csv), ("--save", args.save),
-             ("--resume", args.resume), ("--tta/--tta-crops", args.tta))
+             ("--resume", args.resume))
     unsupported = [flag for flag, value in flags if value]
     if unsupported or not args.output_dir:
         raise EmodetError("--engine ray writes its results into --output-dir (JSON Lines shards) and always resumes; "
@@ -150,7 +142,7 @@ def _detect_on_ray(args) -> int:
                           f"got {args.gpus_per_worker}")
     model = model_location(args.model, args.registry)
     summary = detect_with_ray(args.sources, args.output_dir, model=str(model) if model else None,
-                              detector=args.detector, workers=args.workers, address=args.address,
+                              settings=settings, workers=args.workers, address=args.address,
                               stride=args.stride, retry_failed=args.retry_failed, parquet=args.parquet,
                               decode_in_tasks=args.decode_in_tasks, gpus_per_worker=args.gpus_per_worker or 0.0,
                               **({"frames_per_task": args.frames_per_task} if args.frames_per_task else {}))
@@ -173,10 +165,6 @@ def _detect_on_ray(args) -> int:
 def _check_detect_args(args) -> None:
     if args.stride < 1:
         raise EmodetError(f"--stride must be at least 1, got {args.stride}")
-    if args.smoothing is not None and not 0 <= args.smoothing < 1:
-        raise EmodetError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
-    if args.max_side is not None and args.max_side != 0 and args.max_side < 64:
-        raise EmodetError(f"--max-side must be 0 (never shrink) or at least 64 pixels, got {args.max_side}")
     if args.resume and not (args.jsonl or args.csv or args.json):
         raise EmodetError("--resume needs --jsonl, --csv or --json: the outputs that record which inputs are done")
     if args.retry_failed and not args.resume and args.engine != "ray":
@@ -226,35 +214,6 @@ class _DetectOutputs:
             self.journal.close()
         for sink in self.sinks:
             sink.close()
-
-
-class _StopOnSignal:
-    """SIGINT/SIGTERM set ``signal`` (the loop finishes its record and stops); a second one interrupts at once."""
-
-    def __init__(self):
-        self.signal = 0
-        self.signal_name = ""
-        self.previous = {}
-
-    def __enter__(self):
-        import signal
-
-        for number in (signal.SIGINT, signal.SIGTERM):
-            self.previous[number] = signal.signal(number, self._handle)
-        return self
-
-    def _handle(self, number, frame):
-        import signal
-
-        if self.signal:
-            raise KeyboardInterrupt
-        self.signal, self.signal_name = number, signal.Signals(number).name
-
-    def __exit__(self, *exc):
-        import signal
-
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
 
 
 class _Tally:

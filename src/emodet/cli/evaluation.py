@@ -113,7 +113,7 @@ def _run_evaluate(args) -> int:
 def _evaluation_model(path: Path | None):
     """(model, crop size): a Keras model for .keras files and the bundled model, a runtime classifier otherwise."""
     if path is not None and path.suffix in (".onnx", ".tflite"):
-        from emodet.inference.runtime import load_classifier
+        from emodet.inference.loading import load_classifier
 
         classifier = load_classifier(path)
         return classifier, classifier.image_size
@@ -256,7 +256,7 @@ def add_report(verbs) -> None:
 
 
 def _run_report(args) -> int:
-    from emodet.evaluation.html_report import report_run
+    from emodet.training.run_report import report_run
 
     if args.batch_size < 1:
         raise EmodetError(f"--batch-size must be at least 1, got {args.batch_size}")

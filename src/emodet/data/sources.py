@@ -1,58 +1,16 @@
-"""Naming a dataset in one string, and loading its train / val / test splits.
-
-``fer2013:PATH``                      Kaggle's fer2013.csv (or .csv.gz): 7 classes
-``ferplus:FER2013_CSV,FERPLUS_CSV``   FER2013 pixels with FER+ votes: 8 classes
-``folder:DIR``                        class subfolders of images
-
-Split names are ``train``, ``val`` and ``test``; FER2013's own names (Training, PublicTest,
-PrivateTest) are accepted too. Validation and test splits carry ``in_train``, marking images
-whose pixels also occur in the training split.
+"""Loading a dataset's train / val / test splits from the one string that names it
+(:mod:`emodet.data.naming`). Validation and test splits carry ``in_train``, marking images whose
+pixels also occur in the training split.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from emodet.data import fer2013, ferplus, folder
 from emodet.data.images import LabelledImages, mark_training_duplicates, require_images
+from emodet.data.naming import DataSource, parse_source, split_name
 from emodet.errors import ConfigError, DataError
 
-KINDS = ("fer2013", "ferplus", "folder", "shards")
-SPLIT_ALIASES = {"training": "train", "publictest": "val", "privatetest": "test",
-                 "train": "train", "val": "val", "validation": "val", "test": "test"}
-
-
-@dataclass(frozen=True)
-class DataSource:
-    kind: str
-    paths: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{','.join(self.paths)}"
-
-
-def parse_source(spec: str) -> DataSource:
-    """Parse ``KIND:PATH[,PATH]``, or raise a :class:`ConfigError` showing the accepted forms."""
-    kind, sep, rest = (spec or "").partition(":")
-    paths = tuple(p.strip() for p in rest.split(",") if p.strip())
-    expected = {"fer2013": 1, "ferplus": 2, "folder": 1, "shards": 1}
-    if not sep or kind not in expected or len(paths) != expected[kind]:
-        raise ConfigError(
-            f"data source {spec!r} is not understood; use fer2013:PATH_TO_fer2013.csv, "
-            "ferplus:PATH_TO_fer2013.csv,PATH_TO_fer2013new.csv, folder:DIR_OF_CLASS_FOLDERS or "
-            "shards:DIR (written by emodet shard)"
-        )
-    return DataSource(kind, paths)
-
-
-def split_name(name: str) -> str:
-    """The canonical split name for ``name`` (case-insensitive; FER2013's usages accepted)."""
-    key = str(name).replace("_", "").replace("-", "").lower()
-    if key not in SPLIT_ALIASES:
-        raise ConfigError(f"unknown split {name!r}; use train, val or test "
-                          "(or FER2013's Training, PublicTest, PrivateTest)")
-    return SPLIT_ALIASES[key]
-
+__all__ = ["DataSource", "load_split", "load_splits", "parse_source", "split_name"]
 
 def load_splits(spec: str | DataSource, *, image_size: int = 96, soft_targets: bool = False,
                 val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 42,

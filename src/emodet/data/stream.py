@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from emodet.data.images import LabelledImages, one_hot
-from emodet.data.sources import parse_source
+from emodet.data.naming import parse_source
 from emodet.errors import ConfigError, DataError
 
 SHUFFLE_BUFFER = 10_000

@@ -7,8 +7,7 @@ or archived alone. Beside it go ``NAME_figures/*.png`` (the same figures, for sl
 number in the page's tables is the value in ``report.to_dict()`` (the evaluation JSON) printed
 with :data:`DECIMALS` decimals, and carries the exact value in ``data-value``.
 
-:func:`report_run` does the same for a training run directory: it loads ``best.keras``, the
-run's data source and history, evaluates a split, and writes the evaluation JSON beside the page.
+:func:`emodet.training.run_report.report_run` does the same for a training run directory.
 
 Sections whose inputs are missing (no model: no Grad-CAM; no images: no sample grids; no
 history: no training curves) are left out, and the page says which and why.
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -91,40 +89,6 @@ def write_report(path: str | Path, report: EvaluationReport, *, model=None, data
     return path
 
 
-def report_run(run_dir: str | Path, split: str = "val", *, output: str | Path | None = None,
-               source: str | None = None, tta: bool | str | None = None, batch_size: int = 128) -> Path:
-    """Evaluate a run's ``best.keras`` on ``split`` (validation unless the test split is asked for);
-    write ``RUN_DIR/report-SPLIT.html`` and ``.json``.
-
-    The JSON (``report.to_dict()``) goes beside the page (``output`` with suffix ``.json``).
-    ``source`` overrides the run's ``data.source`` (for a dataset that moved). Returns the path.
-    """
-    from emodet.data.sources import split_name
-    from emodet.evaluation.metrics import evaluate
-    from emodet.models.classifier import load_model
-    from emodet.training import recorder, run
-
-    run_dir = Path(run_dir)
-    if not (run_dir / run.BEST).is_file():
-        raise ConfigError(f"{run_dir} holds no {run.BEST}; pass the run directory of a finished `emodet train`")
-    config = _run_config(run_dir)
-    wanted = split_name(split)
-    splits = run.load_run_splits(config, source)
-    if wanted not in splits:
-        raise DataError(f"{source or config.data.source} has no {wanted!r} split; it has {', '.join(splits)}")
-    data = splits[wanted]
-    model = load_model(run_dir / run.BEST)
-    report = evaluate(model, data, tta=tta, batch_size=batch_size)
-    state = recorder.RunState.load(run_dir)
-    details = {"run directory": str(run_dir), "data source": source or config.data.source,
-               "monitor": config.train.monitor}
-    path = write_report(output or run_dir / f"report-{wanted}.html", report, model=model, data=data,
-                        history=recorder.read_history(run_dir), best_epoch=state.best_epoch if state else None,
-                        split_counts=_run_split_counts(run_dir, wanted, data.class_counts()), details=details)
-    report.save_json(path.with_suffix(".json"))
-    return path
-
-
 # --------------------------------------------------------------------------------------------
 # Inputs
 
@@ -168,26 +132,6 @@ def _checked_model(model, report):
 def _class_counts(report) -> dict[str, int]:
     counts = np.bincount(np.asarray(report.y_true, dtype=int), minlength=len(report.class_names))
     return dict(zip(report.class_names, counts.tolist()))
-
-
-def _run_config(run_dir: Path):
-    from emodet.config import from_dict, read_config_file
-    from emodet.training import run
-
-    if not (run_dir / run.CONFIG).is_file():
-        raise ConfigError(f"{run_dir} holds no {run.CONFIG}; pass the run directory of an `emodet train`")
-    return from_dict(read_config_file(run_dir / run.CONFIG))
-
-
-def _run_split_counts(run_dir: Path, evaluated: str, counts: dict[str, int]) -> dict[str, dict[str, int]]:
-    """Class counts of the images trained and validated on (``data.json``) and of those evaluated."""
-    from emodet.training import run
-
-    summary_path = run_dir / run.DATA
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    table = {name: summary[name]["class_counts"] for name in ("train", "val") if name in summary}
-    table[evaluated if evaluated not in table else f"{evaluated} (evaluated)"] = counts
-    return table
 
 
 def _default_title(report) -> str:
@@ -361,7 +305,7 @@ def _gradcam(inputs: ReportInputs, figures) -> Section | str:
 
     if keras.backend.backend() != "tensorflow":
         return f"Grad-CAM (needs the TensorFlow backend, Keras runs on {keras.backend.backend()})"
-    from emodet.models.ensemble import ensemble_members
+    from emodet.models.members import ensemble_members
 
     model = (ensemble_members(inputs.model) or [inputs.model])[0]
     fig = plots.gradcam_grid(model, inputs.pixels, inputs.report)

@@ -54,12 +54,12 @@ def _require_tensorflow() -> None:
 def _stages(model: keras.Model) -> tuple:
     """The classifier's inference stages, checked by :func:`describe` to be an emodet model."""
     from emodet.models.classifier import describe
-    from emodet.models.ensemble import ensemble_members
+    from emodet.models.members import ensemble_members
 
     describe(model)
     if ensemble_members(model):
         raise ConfigError(f"Grad-CAM explains one classifier, and {model.name!r} is an ensemble; explain one member "
-                          "at a time: emodet.models.ensemble.ensemble_members(model)")
+                          "at a time: emodet.models.members.ensemble_members(model)")
     names = ("face_input", "normalization", "backbone", "emotion_head")
     return tuple(model.get_layer(name) for name in names)
 

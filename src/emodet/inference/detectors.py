@@ -492,6 +492,12 @@ def list_detectors() -> list[str]:
     return [DEFAULT_DETECTOR] + sorted(name for name in _DETECTORS if name != DEFAULT_DETECTOR)
 
 
+def detector_accepts(name: str, option: str) -> bool:
+    """Whether the detector registered as ``name`` takes ``option`` (False for an unknown name)."""
+    cls = _DETECTORS.get(str(name).strip().lower())
+    return cls is not None and option in inspect.signature(cls.__init__).parameters
+
+
 def create_detector(name: str = DEFAULT_DETECTOR, **options) -> FaceDetector:
     """Build the detector registered as ``name`` with the given options (see each class for them).
 

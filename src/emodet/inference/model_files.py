@@ -194,8 +194,9 @@ def _failure_message(name: str, spec: ModelFile, target: Path, reason: str) -> s
             f"It is downloaded from {spec.url} into the cache at {target}. "
             f"To fix: connect to the internet and retry, or download that URL on another machine and copy the "
             f"file to {target} (set EMODET_CACHE to use another cache directory); its SHA-256 must be {spec.sha256}. "
-            "Or use the default detector mtcnn (--detector mtcnn, or create_detector('mtcnn')), which ships its "
-            "weights and works offline.")
+            + ("Or reinstall emodet, whose package holds its own copy of this file." if name in PACKAGED else
+               "Or use the default detector yunet (leave --detector out, or create_detector('yunet')), which "
+               "ships inside emodet and works offline."))
 
 
 def _describe(exc: BaseException) -> str:

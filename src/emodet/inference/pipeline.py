@@ -15,46 +15,48 @@ import numpy as np
 
 from emodet.imageio import as_rgb_array
 from emodet.inference.results import FaceResult, FrameResult
-from emodet.inference.tta import predict_with_tta, tta_mode
-
-#: Default weight of the past in the per-track moving average of probabilities on video.
-DEFAULT_SMOOTHING = 0.6
+from emodet.inference.settings import InferenceSettings
+from emodet.inference.tta import predict_with_tta
 
 
 class EmotionDetector:
     """Detect faces and classify their emotions in images, videos and streams.
 
     ``model``: ``None`` for the bundled model, a path to a ``.keras``/``.onnx``/``.tflite``
-    model, a Keras model, or a registry reference such as ``"models:/emodet@champion"`` (found in
-    ``registry``, a folder or MLflow tracking URI; default ``$EMODET_REGISTRY``). ``detector``: a
-    face detector name (see :func:`emodet.inference.detectors.list_detectors`) or a detector object.
-    ``smoothing`` applies to :meth:`stream` only; single images are never smoothed.
-    ``margin`` and ``alignment`` (``"template"`` or ``"box"``) set how faces are cut out
-    (:mod:`emodet.inference.align`; ``None``: its defaults).
+    model, a Keras model, a loaded classifier (:mod:`emodet.inference.runtime`), or a registry
+    reference such as ``"models:/emodet@champion"`` (found in ``registry``, a folder or MLflow
+    tracking URI; default ``$EMODET_REGISTRY``). How faces are found, cut out and classified is
+    ``settings`` (:class:`~emodet.inference.settings.InferenceSettings`, its defaults when left out);
+    the keywords change one setting each: ``detector`` a face detector name (see
+    :func:`emodet.inference.detectors.list_detectors`) or a detector object; ``smoothing`` applies to
+    :meth:`stream` only (single images are never smoothed); ``margin`` and ``alignment``
+    (``"template"`` or ``"box"``) set how faces are cut out (:mod:`emodet.inference.align`);
     ``tta`` averages each face over views of it (:mod:`emodet.inference.tta`): ``"flip"`` (or
     ``True``) with its mirror image, twice the classification time; ``"crops"`` over ten crops,
     ten times; each a little more accurate (docs/MODEL_CARD.md), meant for batch work rather than
     live video.
+
+    This is the one detect -> align -> classify -> track path: the CLI, the server and the Ray
+    actors run it too.
     """
 
-    def __init__(self, model=None, detector: str | object | None = None, *, smoothing: float = DEFAULT_SMOOTHING,
+    def __init__(self, model=None, detector: str | object | None = None, *,
+                 settings: InferenceSettings | None = None, smoothing: float | None = None,
                  margin: float | None = None, detector_options: dict | None = None, tta: bool | str | None = None,
                  alignment: str | None = None, registry: str | None = None):
+        named = detector if isinstance(detector, str) else None
+        self.settings = (settings or InferenceSettings()).updated(
+            detector=named, smoothing=smoothing, margin=margin, alignment=alignment, tta=tta,
+            detector_options=tuple(detector_options.items()) if detector_options else None)
         self.model = model
         self.registry = registry
-        self.alignment = alignment
-        self.tta = tta_mode(tta)
-        self.detector = detector
-        self.smoothing = smoothing
-        self.margin = margin
-        self.detector_options = detector_options or {}
         self._classifier = None
-        self._face_detector = None
+        self._face_detector = None if detector is None or isinstance(detector, str) else detector
 
     @property
     def classifier(self):
         if self._classifier is None:
-            from emodet.inference.runtime import load_classifier
+            from emodet.inference.loading import load_classifier
 
             self._classifier = load_classifier(self.model, registry=self.registry)
         return self._classifier
@@ -62,12 +64,7 @@ class EmotionDetector:
     @property
     def face_detector(self):
         if self._face_detector is None:
-            from emodet.inference.detectors import DEFAULT_DETECTOR, create_detector
-
-            if self.detector is None or isinstance(self.detector, str):
-                self._face_detector = create_detector(self.detector or DEFAULT_DETECTOR, **self.detector_options)
-            else:
-                self._face_detector = self.detector
+            self._face_detector = self.settings.create_detector()
         return self._face_detector
 
     @property
@@ -98,24 +95,44 @@ class EmotionDetector:
     def stream(self, source, stride: int = 1, start: int = 0, stop: int | None = None) -> FrameStream:
         """Results frame by frame for a video file, a webcam index or a stream URL; ``start`` and
         ``stop`` read one range of a file's frames (tracks then start anew at ``start``)."""
-        from emodet.inference.tracking import FaceTracker
         from emodet.inference.video import FrameReader
 
         reader = FrameReader(source, stride=stride, start=start, stop=stop)
-        return FrameStream(self, reader, FaceTracker(smoothing=self.smoothing))
+        return FrameStream(self, reader, self.new_tracker())
+
+    def new_tracker(self):
+        """A tracker that follows faces across the frames of one video or stream, smoothing as set."""
+        from emodet.inference.tracking import FaceTracker
+
+        return FaceTracker(smoothing=self.settings.smoothing)
+
+    def analyse(self, rgb: np.ndarray, *, tracker=None, min_score: float = 0.0, source: str = "",
+                frame=None, timings: dict | None = None) -> FrameResult:
+        """Faces and emotions in one RGB image, the step every video frame and served request takes:
+        faces the detector scored under ``min_score`` are dropped; with ``tracker`` (:meth:`new_tracker`)
+        faces are followed across calls and smoothed; ``frame`` gives the result its index and time;
+        ``timings``, when given, receives ``detect_ms`` and ``classify_ms``."""
+        import time
+
+        started = time.perf_counter()
+        faces = [face for face in self.face_detector.detect(rgb) if face.score >= min_score]
+        detected = time.perf_counter()
+        probs = self._classify([rgb], [faces])
+        ids = None
+        if tracker is not None:
+            ids, probs = tracker.update(np.array([face.box for face in faces], dtype=float).reshape(-1, 4), probs)
+        if timings is not None:
+            timings.update(detect_ms=1000 * (detected - started), classify_ms=1000 * (time.perf_counter() - detected))
+        return self._result(rgb, faces, probs, source, ids, frame)
 
     def _classify(self, images: list[np.ndarray], found: list[list]) -> np.ndarray:
         from emodet.inference.align import align_faces
 
-        size = self.classifier.image_size
-        kwargs = {} if self.margin is None else {"margin": self.margin}
-        if self.alignment is not None:
-            kwargs["alignment"] = self.alignment
-        crops = [align_faces(rgb, faces, size, **kwargs) for rgb, faces in zip(images, found) if faces]
+        crops = [align_faces(rgb, faces, self.classifier.image_size, margin=self.settings.margin,
+                             alignment=self.settings.alignment) for rgb, faces in zip(images, found) if faces]
         if not crops:
             return np.zeros((0, len(self.class_names)), np.float32)
-        faces = np.concatenate(crops)
-        return predict_with_tta(self.classifier.predict, faces, self.tta)
+        return predict_with_tta(self.classifier.predict, np.concatenate(crops), self.settings.tta)
 
     def _result(self, rgb, faces, probs, source, track_ids=None, frame=None) -> FrameResult:
         ids = track_ids or [None] * len(faces)
@@ -155,11 +172,7 @@ class FrameStream:
         """Like iterating, with each frame's RGB image alongside its result (for annotating)."""
         source = str(self.reader.source)
         for frame in self.reader:
-            faces = self.detector.face_detector.detect(frame.rgb)
-            probs = self.detector._classify([frame.rgb], [faces])
-            boxes = np.array([face.box for face in faces], dtype=float).reshape(-1, 4)
-            ids, smoothed = self.tracker.update(boxes, probs)
-            yield self.detector._result(frame.rgb, faces, smoothed, source, ids, frame), frame.rgb
+            yield self.detector.analyse(frame.rgb, tracker=self.tracker, source=source, frame=frame), frame.rgb
 
 
 def _source_name(image) -> str:

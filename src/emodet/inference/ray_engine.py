@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emodet.errors import ConfigError, MediaError
+from emodet.inference.settings import InferenceSettings
 from emodet.inference.sinks import Record, finished_sources, read_jsonl
+from emodet.inference.stopping import StopOnSignals, Stopped
 
 SHARD_RECORDS = 10_000  # records per JSON Lines shard before the next one is started
 FRAMES_PER_TASK = 300  # a video is cut into ranges of this many frames, each a task for any actor
@@ -59,19 +61,14 @@ class RaySummary:
 ACTOR_MEMORY_GB = {"keras": 1.0, "exported": 0.25}
 
 
-class _Stopped(Exception):
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
 def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model: str | None = None,
-                    detector: str | None = None, workers: int | None = None, address: str | None = None,
+                    settings: InferenceSettings | None = None, workers: int | None = None, address: str | None = None,
                     batch_size: int = 32, stride: int = 1, gpus_per_worker: float = 0.0,
                     retry_failed: bool = False, parquet: bool = False,
                     frames_per_task: int = FRAMES_PER_TASK, decode_in_tasks: bool | None = None) -> RaySummary:
     """Detect emotions in every input of ``sources`` with a pool of ``workers`` Ray actors; a video
-    is cut into ranges of ``frames_per_task`` frames that any actor may take.
+    is cut into ranges of ``frames_per_task`` frames that any actor may take. Each actor runs an
+    :class:`~emodet.inference.pipeline.EmotionDetector` with ``settings`` (default: their defaults).
 
     ``decode_in_tasks`` reads and decodes images in Ray tasks of their own, ahead of the actors,
     so that actors holding a GPU spend it on detection only; by default it is on exactly when
@@ -103,15 +100,16 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
         default = _default_pool(ray, gpus_per_worker, decode_in_tasks)
         pool = workers or (min(default, memory_cap(model)) if address is None else default)
         items, videos = _work_items(inputs, frames_per_task, stride)
-        dataset = _dataset(ray, items, inputs, model, detector, pool, batch_size, stride, gpus_per_worker,
-                           decode_in_tasks)
+        dataset = _dataset(ray, items, inputs, model, settings or InferenceSettings(), pool, batch_size, stride,
+                           gpus_per_worker, decode_in_tasks)
         pids = set()
-        with _ShardWriter(output_dir, keep=done) as writer, _stop_on_signals() as stop:
+        # Installed after Ray starts, whose native handler would print a stack dump and exit at once.
+        with _ShardWriter(output_dir, keep=done) as writer, StopOnSignals(raise_stop=True) as stop:
             try:
                 _collect(dataset.iter_rows(), writer, videos, summary, pids)
-            except _Stopped:
+            except Stopped:
                 pass  # the results so far are written; the summary says why it ended
-            summary.stopped_by = stop.signum
+            summary.stopped_by = stop.signal
         summary.replaced_workers = _replaced_actors(ray, pids, pool)
     finally:
         if address is None:
@@ -138,33 +136,6 @@ def _collect(rows, writer, videos, summary: RaySummary, pids: set) -> None:
             summary.failures.append((row["source"], row["error"]))
 
 
-class _stop_on_signals:
-    """SIGTERM and SIGINT end the job between two results instead of killing the driver: installed
-    after Ray starts (whose native handler would print a stack dump and exit at once), so the
-    shards are closed and the summary is given, as the single-process engine does."""
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        self.signum, self.previous = 0, {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self.previous[sig] = signal.signal(sig, self._raise)
-        return self
-
-    def _raise(self, signum, frame):
-        self.signum = signum
-        raise _Stopped(signum)
-
-    def __exit__(self, *exc):
-        import signal
-
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        return False
-
-
 def workers_warning(workers: int | None, model: str | None, address: str | None) -> str | None:
     """What to tell the user when ``workers`` actors started here would need more memory than is
     available (a cluster's memory is not this machine's: ``address`` set, no warning)."""
@@ -182,8 +153,12 @@ def memory_cap(model: str | None) -> int:
 
 
 def _actor_gb(model: str | None) -> float:
-    exported = model is not None and str(model).endswith((".onnx", ".tflite"))
-    return ACTOR_MEMORY_GB["exported" if exported else "keras"]
+    return ACTOR_MEMORY_GB["exported" if _exported(model) else "keras"]
+
+
+def _exported(model: str | None) -> bool:
+    """Whether ``model`` runs without TensorFlow: an ONNX or TFLite file, or the bundled (ONNX) model."""
+    return model is None or str(model).endswith((".onnx", ".tflite"))
 
 
 def _available_gb() -> float:
@@ -269,12 +244,12 @@ def _work_items(inputs, frames_per_task: int, stride: int) -> tuple[list[dict], 
 class DetectActor:
     """One Ray actor: an :class:`EmotionDetector` loaded once, run over batches of inputs."""
 
-    def __init__(self, model: str | None, detector: str | None, stride: int):
-        _single_threaded(tensorflow=not str(model or "").endswith(".onnx"))  # ONNX runs without TensorFlow
+    def __init__(self, model: str | None, settings: InferenceSettings, stride: int):
+        _single_threaded(tensorflow=not _exported(model))  # ONNX and TFLite run without TensorFlow
+        from emodet.inference.loading import load_classifier
         from emodet.inference.pipeline import EmotionDetector
-        from emodet.inference.runtime import load_classifier
 
-        self.detector = EmotionDetector(load_classifier(model, threads=1), detector)
+        self.detector = EmotionDetector(load_classifier(model, threads=1), settings=settings)
         self.detector.classifier, self.detector.face_detector  # load now, once per actor
         self.stride = stride
 
@@ -357,7 +332,7 @@ def _rows(records: list[dict], worker: int = 0) -> dict:
             "done": [done(r) for r in records]}
 
 
-def _dataset(ray, items, inputs, model, detector, workers: int, batch_size: int, stride: int, gpus: float,
+def _dataset(ray, items, inputs, model, settings, workers: int, batch_size: int, stride: int, gpus: float,
              decode_in_tasks: bool):
     import ray.data
 
@@ -371,7 +346,7 @@ def _dataset(ray, items, inputs, model, detector, workers: int, batch_size: int,
         # A dead actor is restarted and its unfinished batch retried, as often as it takes: Ray Data's
         # own default for actor pools (max_restarts=-1, max_task_retries=-1), exercised by the tests.
         dataset = dataset.map_batches(
-            DetectActor, fn_constructor_kwargs={"model": model, "detector": detector, "stride": stride},
+            DetectActor, fn_constructor_kwargs={"model": model, "settings": settings, "stride": stride},
             batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
             num_gpus=gpus or None)
     if errors:

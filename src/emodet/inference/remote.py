@@ -21,6 +21,7 @@ import numpy as np
 
 from emodet.errors import MediaError
 from emodet.imageio import decode_image
+from emodet.inference.patterns import glob_regex, media_kind, split_glob
 from emodet.inference.video import is_url
 
 _URI = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
@@ -34,8 +35,6 @@ def is_remote(source) -> bool:
 def list_inputs(source: str) -> list[tuple[str, str | None, str | None]]:
     """``(uri, kind, error)`` for every image or video ``source`` names, sorted; kind is ``"image"``
     or ``"video"``. A source that cannot be listed gives one entry with its error."""
-    from emodet.inference.sources import glob_regex, split_glob
-
     scheme = _URI.match(source).group(0)
     try:
         fs, path = _filesystem(source)
@@ -118,6 +117,4 @@ def _filesystem(uri: str):
 
 
 def _kind(path: str) -> str | None:
-    from emodet.inference.sources import media_kind
-
     return media_kind(PurePosixPath(path))

@@ -127,23 +127,12 @@ class TFLiteClassifier(Classifier):
         return np.array(self.interpreter.get_tensor(self.output), dtype=np.float32)
 
 
-def load_classifier(model=None, *, registry: str | None = None, threads: int | None = None) -> Classifier:
-    """A classifier from a Keras model, a ``.keras``/``.onnx``/``.tflite`` path, a registry reference
-    (``models:/NAME@ALIAS`` in ``registry``, default ``$EMODET_REGISTRY``), or the bundled default.
-    ``threads`` caps an ONNX Runtime or TFLite model's threads (default: the runtime's own choice);
-    a Keras model's threads are TensorFlow's, set process-wide."""
-    from emodet.registry.references import resolve_model
-
-    if isinstance(model, Classifier):
-        return model
-    model = resolve_model(model, registry)
-    if model is None:
-        from emodet.bundled import load_bundled_classifier
-
-        return load_bundled_classifier(threads=threads or 0)
-    if not isinstance(model, (str, Path)):
-        return KerasClassifier(model)
-    path = Path(model).expanduser()
+def open_classifier(path: str | Path, *, threads: int | None = None) -> Classifier:
+    """The classifier in a ``.keras``, ``.onnx`` or ``.tflite`` file. ``threads`` caps an ONNX Runtime
+    or TFLite model's threads (default: the runtime's own choice); a Keras model's threads are
+    TensorFlow's, set process-wide. (:func:`emodet.inference.loading.load_classifier` takes the
+    bundled model and registry references too.)"""
+    path = Path(path).expanduser()
     if path.is_dir():
         raise ModelError(f"model {path} is a directory, not a model file; pass a .keras, .onnx or .tflite emodet "
                          "model (a run directory holds best.keras)")

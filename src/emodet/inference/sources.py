@@ -17,9 +17,10 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from emodet.imageio import IMAGE_SUFFIXES
+from emodet.inference.patterns import glob_regex, media_kind, split_glob
 from emodet.inference.remote import is_remote
 from emodet.inference.video import VIDEO_SUFFIXES, is_url, is_webcam
 
@@ -97,47 +98,3 @@ def _glob(pattern: str) -> Iterator[Path]:
     for path in walk_files(root):
         if regex.fullmatch(path.relative_to(root).as_posix()):
             yield path
-
-
-def split_glob(pattern: str) -> tuple[str, str]:
-    """``pattern`` cut before its first part with a wildcard: the folder to search from (``"."``
-    when the pattern starts with one) and the pattern of the paths below it."""
-    parts = PurePosixPath(pattern).parts
-    literal = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
-    return (str(PurePosixPath(*parts[:literal])) if literal else "."), "/".join(parts[literal:])
-
-
-def glob_regex(pattern: str) -> str:
-    """A glob pattern over ``/``-separated relative paths as a regex (``**/`` spans zero or more folders)."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:[^/]+/)*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
-
-
-def media_kind(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    return None

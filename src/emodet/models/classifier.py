@@ -86,11 +86,11 @@ def build_from_config(config: ModelConfig, class_names, seed: int | None = None,
 def describe(model: keras.Model) -> ModelContract:
     """The contract a model carries: class names, input size, colour mode and backbone.
 
-    For an ensemble (:mod:`emodet.models.ensemble`): the members' classes, the largest member
+    For an ensemble (:mod:`emodet.models.members`): the members' classes, the largest member
     input and crop sizes (each member resizes to its own), ``"rgb"`` if any member uses colour,
     and the backbones joined by ``+``.
     """
-    from emodet.models.ensemble import MEMBER_SUFFIX, ensemble_members
+    from emodet.models.members import MEMBER_SUFFIX, ensemble_members
 
     members = ensemble_members(model)
     if members:
@@ -119,7 +119,7 @@ def inference_model(model: keras.Model, image_size: int | None = None, name: str
     width (exporters need static shapes); by default any size is accepted. ``name`` names the
     returned model (default ``emodet_<backbone>``).
     """
-    from emodet.models.ensemble import ensemble_members, fixed_size_ensemble
+    from emodet.models.members import ensemble_members, fixed_size_ensemble
 
     if ensemble_members(model):
         return fixed_size_ensemble(model, image_size) if image_size else model

@@ -15,17 +15,14 @@ from collections.abc import Sequence
 import keras
 
 from emodet.errors import ModelError
+from emodet.models.classifier import MODEL_PREFIX, describe, inference_model
+from emodet.models.members import ENSEMBLE_PREFIX, MEMBER_SUFFIX, combine, ensemble_members
 
-ENSEMBLE_PREFIX = "emodet_ensemble_"
-AVERAGE_LAYER = "ensemble_average"
-#: Separates a member's backbone from the number that keeps repeated backbones' names unique.
-MEMBER_SUFFIX = "__"
+__all__ = ["average_models", "ensemble_members"]
 
 
 def average_models(models: Sequence[keras.Model]) -> keras.Model:
     """An ensemble averaging ``models``, which must predict the same classes in the same order."""
-    from emodet.models.classifier import describe, inference_model
-
     if len(models) < 2:
         raise ModelError(f"an ensemble needs at least two models, got {len(models)}")
     contracts = [describe(model) for model in models]
@@ -36,29 +33,11 @@ def average_models(models: Sequence[keras.Model]) -> keras.Model:
     names = _member_names([contract.backbone for contract in contracts])
     members = [inference_model(model, name=member) for model, member in zip(models, names)]
     name = ENSEMBLE_PREFIX + "-".join(contract.backbone for contract in contracts)  # TF scope names: no "+"
-    return _combine(members, keras.Input((None, None, 3), dtype="uint8", name="image"), name)
-
-
-def ensemble_members(model: keras.Model) -> list[keras.Model]:
-    """The member classifiers of an ensemble built by :func:`average_models`; empty for any other model.
-
-    An ensemble is recognised by its ``ensemble_average`` layer, so renaming the model keeps it one.
-    """
-    if not any(layer.name == AVERAGE_LAYER for layer in model.layers):
-        return []
-    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
-
-
-def fixed_size_ensemble(model: keras.Model, image_size: int) -> keras.Model:
-    """The same ensemble (weights shared) taking ``image_size`` square inputs, as exporters need."""
-    inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
-    return _combine(ensemble_members(model), inputs, model.name)
+    return combine(members, keras.Input((None, None, 3), dtype="uint8", name="image"), name)
 
 
 def _member_names(backbones: list[str]) -> list[str]:
     """Unique layer names for the members (two members may share a backbone)."""
-    from emodet.models.classifier import MODEL_PREFIX
-
     names = []
     for backbone in backbones:
         name, n = MODEL_PREFIX + backbone, 2
@@ -66,8 +45,3 @@ def _member_names(backbones: list[str]) -> list[str]:
             name, n = f"{MODEL_PREFIX}{backbone}{MEMBER_SUFFIX}{n}", n + 1
         names.append(name)
     return names
-
-
-def _combine(members: list[keras.Model], inputs, name: str) -> keras.Model:
-    outputs = keras.layers.Average(name=AVERAGE_LAYER)([member(inputs, training=False) for member in members])
-    return keras.Model(inputs, outputs, name=name)

@@ -1,7 +1,7 @@
 """``models:/NAME@ALIAS`` and ``models:/NAME/VERSION``: naming a registered model where a path goes.
 
-Parsing needs no MLflow; :func:`resolve_model` opens the registry only for a reference, so a plain
-model path never imports it.
+Parsing needs no MLflow; :func:`emodet.inference.loading.load_classifier` opens the registry only
+for a reference, so a plain model path never imports it.
 """
 
 from __future__ import annotations
@@ -37,16 +37,3 @@ def parse_reference(text: str) -> ModelReference:
         raise ConfigError(f"{text!r} is not a registry model reference; use models:/NAME@ALIAS "
                           "(e.g. models:/emodet@champion) or models:/NAME/VERSION (e.g. models:/emodet/3)")
     return ModelReference(match["name"], match["alias"], match["version"])
-
-
-def resolve_model(model, registry: str | None = None):
-    """``model`` itself, or for a ``models:/`` reference the local path of that version's model file.
-
-    ``registry`` is a folder or tracking URI (default: ``$EMODET_REGISTRY``).
-    """
-    if not is_reference(model):
-        return model
-    from emodet.registry.store import open_registry
-
-    return open_registry(registry, create=False).model_path(model)
-

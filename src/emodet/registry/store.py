@@ -511,9 +511,9 @@ def _model_tags(model: Path, profile: Path | None) -> dict:
     if profile and Path(profile).is_file():
         classes = json.loads(Path(profile).read_text())["class_names"]
     else:
-        from emodet.inference.runtime import load_classifier
+        from emodet.inference.runtime import open_classifier
 
-        classes = load_classifier(model).class_names
+        classes = open_classifier(model).class_names
     return {TAG + "model_file": model.name, TAG + "sha256": _sha256(model), TAG + "classes": ",".join(classes)}
 
 

@@ -138,7 +138,7 @@ def _add_api(app: FastAPI, engine: Engine, executor: ThreadPoolExecutor, setting
         return ModelInfo(class_names=list(classifier.class_names), input_size=classifier.image_size,
                          color_mode=classifier.color_mode,
                          model=settings.model_name or settings.model or "bundled",
-                         version=_model_version(settings), detector=engine.detector_name,
+                         version=_model_version(settings), detector=settings.inference.detector,
                          emodet_version=__version__, batching=settings.batching)
 
     @app.post("/v1/detect", response_model=DetectResponse, responses=_ERRORS)
@@ -186,9 +186,7 @@ def _load_quietly(engine: Engine) -> None:
 
 
 async def _serve_stream(socket: WebSocket, engine: Engine, executor, settings: ServeSettings) -> None:
-    from emodet.inference.tracking import FaceTracker
-
-    tracker = FaceTracker(smoothing=settings.smoothing)
+    tracker = engine.new_tracker()
     slot = {"data": None, "received": 0, "dropped": 0, "closed": False, "reason": None}
     arrived = asyncio.Event()
 

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from emodet.errors import EmodetError
+from emodet.inference.runtime import Classifier
 from emodet.serving.settings import ServeSettings
 
 
@@ -56,11 +57,15 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise BadImage(f"the image is damaged or truncated and cannot be decoded ({exc})", 400) from None
 
 
-class BatchingClassifier:
-    """Thread-safe ``predict`` that merges concurrent callers' faces into one classifier call."""
+class BatchingClassifier(Classifier):
+    """A classifier whose thread-safe ``predict`` merges concurrent callers' faces into one call of
+    the classifier it wraps (whose contract it carries)."""
 
     def __init__(self, classifier, max_batch: int = 32, wait_s: float = 0.001, enabled: bool = True):
         self.classifier = classifier
+        self.class_names, self.image_size, self.color_mode = (classifier.class_names, classifier.image_size,
+                                                              classifier.color_mode)
+        self.path, self.metadata = classifier.path, classifier.metadata
         self.max_batch = max_batch
         self.wait_s = wait_s
         self.enabled = enabled
@@ -136,13 +141,14 @@ class BatchingClassifier:
 
 
 class Engine:
-    """The loaded model and detectors; :meth:`load` runs once, in the background, at start-up."""
+    """The loaded model and, per worker thread, an :class:`~emodet.inference.pipeline.EmotionDetector`
+    (detectors are not thread-safe) sharing one :class:`BatchingClassifier`; :meth:`load` runs once,
+    in the background, at start-up."""
 
     def __init__(self, settings: ServeSettings):
         self.settings = settings
         self.classifier = None
         self.batcher: BatchingClassifier | None = None
-        self.detector_name = settings.detector
         self.error: str | None = None
         self._ready = threading.Event()
         self._local = threading.local()
@@ -153,22 +159,20 @@ class Engine:
 
     def load(self) -> None:
         """Load the classifier and a detector, and warm both up (the first call traces graphs)."""
-        from emodet.inference.detectors import DEFAULT_DETECTOR
-        from emodet.inference.runtime import load_classifier
+        from emodet.inference.loading import load_classifier
 
         try:
             if self.settings.library_threads:
                 import cv2
 
                 cv2.setNumThreads(self.settings.library_threads)
-            self.detector_name = self.settings.detector or DEFAULT_DETECTOR
             self.classifier = load_classifier(self.settings.model)
             size = self.classifier.image_size
             for batch in (1, 4):
                 self.classifier.predict(np.zeros((batch, size, size, 3), np.uint8))
-            self._detector().detect(np.full((240, 320, 3), 127, np.uint8))
             self.batcher = BatchingClassifier(self.classifier, self.settings.max_batch,
                                               self.settings.batch_wait_ms / 1000.0, self.settings.batching)
+            self._detector().face_detector.detect(np.full((240, 320, 3), 127, np.uint8))
             self._ready.set()
         except EmodetError as exc:
             self.error = str(exc)
@@ -183,33 +187,22 @@ class Engine:
 
     def analyse(self, data: bytes, *, min_score: float = 0.0, tracker=None) -> tuple[object, np.ndarray, dict]:
         """(FrameResult, RGB image, timings in ms) for one encoded image; raises :class:`BadImage`."""
-        from emodet.inference.align import align_faces
-        from emodet.inference.results import FaceResult, FrameResult
-
         started = time.perf_counter()
         rgb = decode_image(data, self.settings.max_pixels)
-        decoded = time.perf_counter()
-        faces = [face for face in self._detector().detect(rgb) if face.score >= min_score]
-        detected = time.perf_counter()
-        crops = align_faces(rgb, faces, self.classifier.image_size)
-        probs = self.batcher.predict(crops)
-        ids = [None] * len(faces)
-        if tracker is not None:
-            boxes = np.array([face.box for face in faces], dtype=float).reshape(-1, 4)
-            ids, probs = tracker.update(boxes, probs)
-        finished = time.perf_counter()
-        names = self.classifier.class_names
-        result = FrameResult([FaceResult(f.box, f.score, names, p, f.landmarks, i)
-                              for f, p, i in zip(faces, probs, ids)],
-                             (rgb.shape[1], rgb.shape[0]))
-        timings = {"decode_ms": 1000 * (decoded - started), "detect_ms": 1000 * (detected - decoded),
-                   "classify_ms": 1000 * (finished - detected), "total_ms": 1000 * (finished - started)}
+        timings = {"decode_ms": 1000 * (time.perf_counter() - started)}
+        result = self._detector().analyse(rgb, tracker=tracker, min_score=min_score, timings=timings)
+        timings["total_ms"] = 1000 * (time.perf_counter() - started)
         return result, rgb, timings
 
+    def new_tracker(self):
+        """A face tracker for one live stream (WebSocket connection), smoothing as the settings say."""
+        return self._detector().new_tracker()
+
     def _detector(self):
+        """This worker thread's pipeline: its own face detector, the shared batching classifier."""
         detector = getattr(self._local, "detector", None)
         if detector is None:
-            from emodet.inference.detectors import create_detector
+            from emodet.inference.pipeline import EmotionDetector
 
-            detector = self._local.detector = create_detector(self.detector_name)
+            detector = self._local.detector = EmotionDetector(self.batcher, settings=self.settings.inference)
         return detector

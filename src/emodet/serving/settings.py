@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from emodet.inference.pipeline import DEFAULT_SMOOTHING
+from emodet.inference.settings import InferenceSettings
 
 #: Environment variable read for the API key when ``--api-key`` is not given.
 API_KEY_ENV = "EMODET_API_KEY"
@@ -15,7 +15,9 @@ class ServeSettings:
     model: str | None = None  # a model file; None: the bundled model
     model_name: str | None = None  # what the user asked for (a path, or a models:/ registry reference)
     model_version: str | None = None  # the registry version a reference resolved to
-    detector: str | None = None  # None: emodet's default detector
+    # How faces are found, cut out and classified, as in `emodet detect` (its smoothing applies per
+    # WebSocket connection).
+    inference: InferenceSettings = field(default_factory=InferenceSettings)
     host: str = "127.0.0.1"  # loopback only unless --host 0.0.0.0 is asked for
     port: int = 8000
     api_key: str | None = None  # when set, /v1/* needs it (X-API-Key header, Bearer token or ?api_key=)
@@ -32,4 +34,3 @@ class ServeSettings:
     # parallelism is across requests: 1 keeps each request on one core instead of workers x cores.
     library_threads: int = 1
     max_frame_bytes: int = 2 * 1024 * 1024  # WebSocket frames; larger: the connection is closed
-    smoothing: float = DEFAULT_SMOOTHING  # per-connection smoothing on the WebSocket stream (as emodet detect)

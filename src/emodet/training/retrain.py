@@ -128,7 +128,7 @@ def _trainable_copy(parent, augment: float, augment_blur: float, seed: int):
     import keras
 
     from emodet.models.classifier import build_model, describe
-    from emodet.models.ensemble import ensemble_members
+    from emodet.models.members import ensemble_members
 
     if ensemble_members(parent):
         raise ConfigError("retraining takes one model, not an ensemble; retrain each member")

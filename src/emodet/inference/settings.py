@@ -1,0 +1,61 @@
+"""How faces are found, cut out and classified: one settings object for every way detection runs.
+
+The detect CLI, the Python API (:class:`~emodet.inference.pipeline.EmotionDetector`), the server and
+the Ray actors each take an :class:`InferenceSettings`, so an option added here reaches all four at
+once, and every default below is the one they all use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from emodet.errors import ConfigError
+from emodet.inference.align import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_MARGIN
+from emodet.inference.detectors import DEFAULT_DETECTOR
+
+#: Weight of the past in each tracked face's moving average of probabilities on video and streams
+#: (0 turns it off). Single images are never smoothed.
+DEFAULT_SMOOTHING = 0.6
+
+#: Images are shrunk to this many pixels on their longer side before face detection (the detectors
+#: that take ``max_side``: yunet, mtcnn); ``None`` never shrinks (small faces in huge images).
+DEFAULT_MAX_SIDE = 640
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Face detector, detection size, crop, test-time augmentation and smoothing, with their defaults."""
+
+    detector: str = DEFAULT_DETECTOR  # a name from emodet.inference.detectors.list_detectors()
+    max_side: int | None = DEFAULT_MAX_SIDE
+    margin: float = DEFAULT_MARGIN  # context around the face box, a fraction of its longer side
+    alignment: str = DEFAULT_ALIGNMENT  # "template" (landmarks onto FER2013's layout) or "box"
+    tta: str | None = None  # None, "flip" or "crops" (emodet.inference.tta)
+    smoothing: float = DEFAULT_SMOOTHING
+    # Further options of the face detector (its constructor's keywords, e.g. score_threshold).
+    detector_options: tuple[tuple[str, object], ...] = field(default=())
+
+    def __post_init__(self):
+        from emodet.inference.tta import tta_mode
+
+        object.__setattr__(self, "tta", tta_mode(self.tta))
+        if not 0 <= self.smoothing < 1:
+            raise ConfigError(f"smoothing must be in [0, 1) (0 turns it off), got {self.smoothing}")
+        if self.max_side is not None and self.max_side < 64:
+            raise ConfigError(f"max_side must be None (never shrink) or at least 64 pixels, got {self.max_side}")
+        if self.alignment not in ALIGNMENTS:
+            raise ConfigError(f"alignment must be one of {', '.join(ALIGNMENTS)}, got {self.alignment!r}")
+
+    def updated(self, **changes) -> InferenceSettings:
+        """A copy with the ``changes`` that are not ``None`` (what a caller left out keeps its value)."""
+        return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+    def create_detector(self):
+        """The face detector these settings name, with ``max_side`` for the detectors that take it."""
+        from emodet.inference.detectors import create_detector, detector_accepts
+
+        options = dict(self.detector_options)
+        if detector_accepts(self.detector, "max_side"):
+            options.setdefault("max_side", self.max_side)
+        return create_detector(self.detector, **options)
