@@ -33,14 +33,6 @@ def evaluate_candidate(name: str, data, tta: str | None = None, cache: Path = CA
         classifier = FerClassifier(fer_model_path(cache))
         gray = matched.images[..., 0]
         return report_from_probs(matched, predict_with_tta(classifier.predict, gray, tta), tta=tta)
-    from emodet.bundled import load_bundled_model
     from emodet.inference.loading import load_classifier
-    from emodet.models import load_model
 
-    if name == "bundled":
-        model = load_bundled_model()
-    elif Path(name).suffix in (".onnx", ".tflite"):
-        model = load_classifier(name)
-    else:
-        model = load_model(name)
-    return evaluate(model, data, tta=tta, drop_unknown=True)
+    return evaluate(load_classifier(None if name == "bundled" else name), data, tta=tta, drop_unknown=True)

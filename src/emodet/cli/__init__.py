@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_info(verbs) -> None:
     p = verbs.add_parser("info", help="show the backbones, label sets and (optionally) a model's contract")
-    p.add_argument("model", nargs="?", help="a .keras model (or models:/NAME@ALIAS) to describe")
+    p.add_argument("model", nargs="?", help="a .keras, .onnx or .tflite model (or models:/NAME@ALIAS) to describe")
     add_registry_option(p)
     p.set_defaults(handler=_run_info)
 
@@ -111,9 +111,12 @@ def _run_info(args) -> int:
 
     print(f"emodet {__version__}")
     if args.model:
-        from emodet.models.classifier import describe, load_model
+        from emodet.inference.loading import load_classifier
 
-        print(json.dumps(describe(load_model(model_location(args.model, args.registry))).__dict__, indent=2))
+        classifier = load_classifier(model_location(args.model, args.registry))
+        contract = classifier.metadata or {"class_names": classifier.class_names, "crop_size": classifier.image_size,
+                                           "color_mode": classifier.color_mode}
+        print(json.dumps(contract, indent=2))
         return 0
     from emodet.models.backbones import BACKBONES
 

@@ -107,25 +107,15 @@ def _run_evaluate(args) -> int:
                      + "; ".join(f"{source}: {reason}" for source, reason in unreadable[:3]))
     note = "\n".join(notes)
     return _write_evaluation(args, report, path, split, summary, data=data,
-                             page_model=model if hasattr(model, "layers") else None, note=note)
+                             page_model=getattr(model, "model", None), note=note)  # Grad-CAM: Keras only
 
 
 def _evaluation_model(path: Path | None):
-    """(model, crop size): a Keras model for .keras files and the bundled model, a runtime classifier otherwise."""
-    if path is not None and path.suffix in (".onnx", ".tflite"):
-        from emodet.inference.loading import load_classifier
+    """(classifier, crop size) of the model to score: the bundled one when ``path`` is None."""
+    from emodet.inference.loading import load_classifier
 
-        classifier = load_classifier(path)
-        return classifier, classifier.image_size
-    from emodet.models.classifier import describe, load_model
-
-    if path is None:
-        from emodet.bundled import load_bundled_model
-
-        model = load_bundled_model()
-    else:
-        model = load_model(path)
-    return model, describe(model).crop_size
+    classifier = load_classifier(path)
+    return classifier, classifier.image_size
 
 
 def add_compare(verbs) -> None:
