@@ -209,10 +209,12 @@ def test_sigterm_finishes_like_the_local_engine(photos, model_cache, tmp_path):
 
 def test_workers_beyond_the_memory_are_allowed_with_a_warning():
     """The default pool and the warning come from the memory available now (about 1 GB per
-    TensorFlow actor, a quarter of that per ONNX one); no Ray is started to check them."""
+    TensorFlow actor, a quarter of that per ONNX one, the bundled model's included); no Ray is
+    started to check them."""
     from emodet.inference.ray_engine import memory_cap, workers_warning
 
-    assert memory_cap("model.onnx") >= 3 * memory_cap(None) >= 3
+    assert memory_cap("model.onnx") >= 3 * memory_cap("model.keras") >= 3
+    assert memory_cap(None) == memory_cap("model.onnx")  # the bundled model runs as its ONNX file
     assert workers_warning(1, None, None) is None
     warning = workers_warning(10_000, None, None)
     assert "--workers 10000 is more than this machine's memory holds" in warning and "going on as asked" in warning
