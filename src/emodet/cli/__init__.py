@@ -21,8 +21,12 @@ from emodet.cli.detection import add_detect
 from emodet.cli.evaluation import add_compare, add_drift, add_evaluate, add_report
 from emodet.cli.training import add_retrain, add_shard, add_train, add_tune
 from emodet.errors import EmodetError
-from emodet.extras import missing_extra
+from emodet.extras import missing_extra, require
 from emodet.registry.cli import add_registry_option, add_registry_verb, model_location
+
+#: The extra each verb needs beyond the lean install (detect, info and drift need none).
+_VERB_EXTRAS = {"train": "train", "tune": "train", "retrain": "train", "shard": "train", "evaluate": "train",
+                "compare": "train", "report": "train", "export": "train", "serve": "serve", "registry": "registry"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if _needs_tensorflow(args):
         _import_tensorflow_quietly()
     try:
+        if args.command in _VERB_EXTRAS:  # said before any work, not when the first import fails
+            require(_VERB_EXTRAS[args.command], f"emodet {args.command}")
         return args.handler(args) or 0
     except EmodetError as exc:
         print(f"emodet {args.command}: error: {exc}", file=sys.stderr)
