@@ -26,7 +26,7 @@ class Classifier:
     image_size: int
     color_mode: str
     path: Path | None = None
-    metadata: dict = {}
+    metadata: dict
 
     def predict(self, faces: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -48,7 +48,7 @@ class KerasClassifier(Classifier):
         self.class_names, self.image_size, self.color_mode = (contract.class_names, contract.crop_size,
                                                               contract.color_mode)
         self.model = inference_model(model, contract.crop_size)
-        self.path = path
+        self.path, self.metadata = path, {}
         self._call = _compiled_call(self.model)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
