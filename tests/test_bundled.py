@@ -74,7 +74,7 @@ def test_an_onnx_file_exported_from_another_model_is_refused(tmp_path, monkeypat
         if entry.key == "emodet":
             entry.value = entry.value.replace(bundled.MODEL_SHA256, "0" * 64)
     onnx.save(proto, str(fake / bundled.ONNX_FILE))
-    monkeypatch.setattr(bundled, "ONNX_SHA256", bundled._sha256_of(fake / bundled.ONNX_FILE))
+    monkeypatch.setattr(bundled, "ONNX_SHA256", bundled.sha256_of(fake / bundled.ONNX_FILE))
     monkeypatch.setattr(bundled.resources, "files", lambda package: tmp_path / "emodet")
     with pytest.raises(ModelError, match="was exported from another model"):
         load_classifier()

@@ -13,11 +13,11 @@ docs/MODEL_CARD.md.
 from __future__ import annotations
 
 import functools
-import hashlib
 from importlib import resources
 from pathlib import Path
 
 from emodet.errors import ModelError
+from emodet.inference.model_files import sha256_of
 
 #: Name of the bundled model (exports of it are named after it).
 MODEL_NAME = "emodet-fer2013"
@@ -105,11 +105,7 @@ def bundled_profile_path() -> Path:
 @functools.lru_cache(maxsize=8)
 def _verify(path: Path, mtime_ns: int, expected: str) -> None:
     del mtime_ns  # part of the cache key: a replaced file is checked again
-    digest = _sha256_of(path)
+    digest = sha256_of(path)
     if digest != expected:
         raise ModelError(f"the bundled model file {path} is damaged or was replaced: its sha256 is {digest}, "
                          f"expected {expected}; reinstall emodet")
-
-
-def _sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

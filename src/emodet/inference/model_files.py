@@ -106,7 +106,7 @@ def packaged_path(name: str) -> Path | None:
 @functools.lru_cache(maxsize=8)
 def _verified_sha(path: Path, mtime_ns: int) -> str:
     del mtime_ns  # part of the cache key: a replaced file is hashed again
-    return _sha256_of(path)
+    return sha256_of(path)
 
 
 def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
@@ -120,7 +120,7 @@ def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     spec = _lookup(name)
     target = cache_dir() / spec.filename
     stale = target.is_file()
-    if stale and _sha256_of(target) == spec.sha256:
+    if stale and sha256_of(target) == spec.sha256:
         return target
     try:
         _download(name, spec, target, timeout)
@@ -179,7 +179,7 @@ def _copy_url(url: str, out, timeout: float) -> str:
     return digest.hexdigest()
 
 
-def _sha256_of(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     """SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as f:

@@ -8,6 +8,7 @@ and smooths their emotions.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -102,9 +103,7 @@ class EmotionDetector:
 
     def new_tracker(self):
         """A tracker that follows faces across the frames of one video or stream, smoothing as set."""
-        from emodet.inference.tracking import FaceTracker
-
-        return FaceTracker(smoothing=self.settings.smoothing)
+        return self.settings.new_tracker()
 
     def analyse(self, rgb: np.ndarray, *, tracker=None, min_score: float = 0.0, source: str = "",
                 frame=None, timings: dict | None = None) -> FrameResult:
@@ -112,8 +111,6 @@ class EmotionDetector:
         faces the detector scored under ``min_score`` are dropped; with ``tracker`` (:meth:`new_tracker`)
         faces are followed across calls and smoothed; ``frame`` gives the result its index and time;
         ``timings``, when given, receives ``detect_ms`` and ``classify_ms``."""
-        import time
-
         started = time.perf_counter()
         faces = [face for face in self.face_detector.detect(rgb) if face.score >= min_score]
         detected = time.perf_counter()

@@ -51,6 +51,12 @@ class InferenceSettings:
         """A copy with the ``changes`` that are not ``None`` (what a caller left out keeps its value)."""
         return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
 
+    def new_tracker(self):
+        """A tracker that follows faces across the frames of one video or stream, smoothing as set."""
+        from emodet.inference.tracking import FaceTracker
+
+        return FaceTracker(smoothing=self.smoothing)
+
     def create_detector(self):
         """The face detector these settings name, with ``max_side`` for the detectors that take it."""
         from emodet.inference.detectors import create_detector, detector_accepts

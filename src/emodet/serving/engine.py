@@ -195,8 +195,9 @@ class Engine:
         return result, rgb, timings
 
     def new_tracker(self):
-        """A face tracker for one live stream (WebSocket connection), smoothing as the settings say."""
-        return self._detector().new_tracker()
+        """A face tracker for one live stream (WebSocket connection), smoothing as the settings say
+        (made from the settings alone: no detector is built in the event loop's thread for it)."""
+        return self.settings.inference.new_tracker()
 
     def _detector(self):
         """This worker thread's pipeline: its own face detector, the shared batching classifier."""
