@@ -69,8 +69,9 @@ def _needs_tensorflow(args) -> bool:
     if args.command == "detect" and args.engine == "ray":  # the actors import what they need
         return False
     if args.command in ("detect", "serve"):  # the bundled model is ONNX; a models:/ reference may be either
-        exported = args.model is None or str(args.model).endswith((".onnx", ".tflite"))
-        return not exported or args.detector == "mtcnn"
+        from emodet.inference.runtime import runs_without_tensorflow
+
+        return not runs_without_tensorflow(args.model) or args.detector == "mtcnn"
     return True
 
 

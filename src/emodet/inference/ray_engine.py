@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emodet.errors import ConfigError, MediaError
+from emodet.inference.runtime import runs_without_tensorflow
 from emodet.inference.settings import InferenceSettings
 from emodet.inference.sinks import Record, finished_sources, read_jsonl
 from emodet.inference.stopping import StopOnSignals, Stopped
@@ -153,12 +154,7 @@ def memory_cap(model: str | None) -> int:
 
 
 def _actor_gb(model: str | None) -> float:
-    return ACTOR_MEMORY_GB["exported" if _exported(model) else "keras"]
-
-
-def _exported(model: str | None) -> bool:
-    """Whether ``model`` runs without TensorFlow: an ONNX or TFLite file, or the bundled (ONNX) model."""
-    return model is None or str(model).endswith((".onnx", ".tflite"))
+    return ACTOR_MEMORY_GB["exported" if runs_without_tensorflow(model) else "keras"]
 
 
 def _available_gb() -> float:
@@ -245,7 +241,7 @@ class DetectActor:
     """One Ray actor: an :class:`EmotionDetector` loaded once, run over batches of inputs."""
 
     def __init__(self, model: str | None, settings: InferenceSettings, stride: int):
-        _single_threaded(tensorflow=not _exported(model))  # ONNX and TFLite run without TensorFlow
+        _single_threaded(tensorflow=not runs_without_tensorflow(model))  # ONNX and TFLite run without TensorFlow
         from emodet.inference.loading import load_classifier
         from emodet.inference.pipeline import EmotionDetector
 

@@ -127,6 +127,13 @@ class TFLiteClassifier(Classifier):
         return np.array(self.interpreter.get_tensor(self.output), dtype=np.float32)
 
 
+def runs_without_tensorflow(model) -> bool:
+    """Whether the model ``model`` names runs on ONNX Runtime or LiteRT alone: an ``.onnx`` or
+    ``.tflite`` file, or ``None`` (the bundled model, an ONNX file). Keras files need TensorFlow; a
+    ``models:/`` reference may be either (counted as needing it)."""
+    return model is None or str(model).endswith((".onnx", ".tflite"))
+
+
 def open_classifier(path: str | Path, *, threads: int | None = None) -> Classifier:
     """The classifier in a ``.keras``, ``.onnx`` or ``.tflite`` file. ``threads`` caps an ONNX Runtime
     or TFLite model's threads (default: the runtime's own choice); a Keras model's threads are
