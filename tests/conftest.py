@@ -148,3 +148,30 @@ def scenario(fer_splits):
 def ckplus_dir() -> Path:
     """CK+48: lab-posed faces from another source than FER2013, labelled by folder name."""
     return shared_path("data", "ckplus48")
+
+
+#: Debian's Chromium, which the page tests drive headless (the serve page, the detection report).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium the README's test command on a fresh machine may lack: a skip that says how to
+    install it, except under CI (which installs it, .ci/run) where it is a failure."""
+    if not Path(CHROMIUM).is_file():
+        message = (f"headless Chromium not found at {CHROMIUM}: install it with "
+                   "`sudo apt-get install chromium` (Debian) to run the web page tests")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def read_records(path) -> list[dict]:
+    """The records of a --jsonl file or Ray shard as the file holds them, without its run headers
+    (``{"run": {...}}`` lines, checked to be exactly the lines without a ``source``)."""
+    import json
+
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    assert all(("run" in line) != ("source" in line) for line in lines), "a line is neither a record nor a header"
+    return [line for line in lines if "source" in line]

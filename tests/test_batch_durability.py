@@ -14,7 +14,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, read_records
 from PIL import Image
 
 from emodet.cli import main
@@ -151,7 +151,7 @@ def _run(args, model_cache, kill_after=None, how=signal.SIGTERM):
 
 def _check_outputs(tmp_path, folder, broken):
     names = {f"img{i:03d}.png" for i in range(240)}
-    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    records = read_records(tmp_path / "out.jsonl")
     assert sorted(r["source"].split("/")[-1] for r in records) == sorted(names)  # each exactly once, whole lines
     assert {r["source"].split("/")[-1] for r in records if "error" in r} == broken
     array = json.loads((tmp_path / "out.json").read_text())
@@ -243,7 +243,7 @@ def test_animated_gif_and_empty_video_are_reported(model_cache, tmp_path, capsys
     cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 64)).release()
     jsonl = tmp_path / "out.jsonl"
     code = main(["detect", str(gif), str(empty), "--detector", "yunet", "--jsonl", str(jsonl)])
-    records = {r["source"]: r for r in map(json.loads, jsonl.read_text().splitlines())}
+    records = {r["source"]: r for r in read_records(jsonl)}
     assert "3 frames: only the first was analysed" in records[str(gif)]["note"]
     assert "error" in records[str(empty)] and code == 1
     out = capsys.readouterr().out

@@ -1,12 +1,11 @@
 """`emodet detect` over folders, globs and videos: outputs, annotated copies, failures and resume."""
 
 import csv
-import json
 import shutil
 
 import cv2
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, read_records
 from test_video import make_video
 
 from emodet.cli import main
@@ -33,7 +32,7 @@ def test_folder_run_records_failures_and_goes_on(photo_dir, tmp_path, capsys):
     assert code == 1  # some inputs failed
     assert "3 image(s), 0 video frame(s), 2 face(s), 3 failed" in out
     assert "blank.png: no face found" in out and "0-byte" in out
-    records = {r["source"].split("/")[-1]: r for r in map(json.loads, jsonl.read_text().splitlines())}
+    records = {r["source"].split("/")[-1]: r for r in read_records(jsonl)}
     assert set(records) == {"astronaut.jpg", "camera.png", "blank.png", "empty.jpg", "notes.png", "cut.jpg"}
     assert len(records["astronaut.jpg"]["faces"]) == 1 and "error" in records["cut.jpg"]
     rows = list(csv.DictReader(table.open()))
@@ -48,7 +47,7 @@ def test_resume_skips_finished_inputs(photo_dir, tmp_path, capsys):
     code = main(["detect", str(photo_dir), "--jsonl", str(jsonl), "--resume", "--quiet"])
     out = capsys.readouterr().out
     assert "resuming: 1 input(s) already done, 5 to go" in out
-    sources = [json.loads(line)["source"] for line in jsonl.read_text().splitlines()]
+    sources = [r["source"] for r in read_records(jsonl)]
     assert len(sources) == 6 and sources.count(str(photo_dir / "astronaut.jpg")) == 1
     assert code == 1
     # Resuming into a file that does not exist says why every input runs again.
@@ -66,7 +65,7 @@ def test_video_and_glob_sources(model_cache, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "1 image(s), 4 video frame(s), 5 face(s), 0 failed" in out
-    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    records = read_records(jsonl)
     assert [r.get("frame") for r in records if "frame" in r] == [0, 2, 4, 6]
     assert {"source": str(video), "completed": True, "frames": 4} in records
     annotated = cv2.VideoCapture(str(tmp_path / "ann" / "clip.annotated.mp4"))

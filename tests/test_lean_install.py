@@ -5,12 +5,12 @@ Builds a fresh virtual environment with the lean install (pip's cache makes it a
 after the first time) and runs the installed `emodet` there, as a user would.
 """
 
-import json
 import subprocess
 import venv
 from pathlib import Path
 
 import pytest
+from conftest import read_records
 from test_video import make_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def test_detect_a_photo_a_folder_and_a_video_without_tensorflow(lean, tmp_path):
     records = tmp_path / "out.jsonl"
     batch = _run(lean, "emodet", "detect", str(folder), str(video), "--jsonl", str(records))
     assert batch.returncode == 1, batch.stdout + batch.stderr  # one input failed: recorded, the run went on
-    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    lines = read_records(records)
     sources = {Path(line["source"]).name for line in lines}
     assert {"astronaut.jpg", "camera.png", "notes.jpg", "clip.mp4"} <= sources
     assert sum(1 for line in lines if Path(line["source"]).name == "clip.mp4" and "frame" in line) == 12

@@ -5,13 +5,13 @@ rows with their error; a rerun skips what is done, and a job cut short resumes t
 input; bad addresses and folders are one-line errors.
 """
 
-import json
 import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
+from conftest import read_records
 
 from emodet.cli import main
 
@@ -38,8 +38,7 @@ def photos(tmp_path_factory, fer_splits):
 
 
 def _records(folder):
-    return [json.loads(line) for shard in sorted(folder.glob("part-*.jsonl"))
-            for line in shard.read_text().splitlines()]
+    return [record for shard in sorted(folder.glob("part-*.jsonl")) for record in read_records(shard)]
 
 
 def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cache, tmp_path, capsys):
@@ -50,7 +49,7 @@ def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cac
     records = _records(out)
     assert _parquet_records(out) == records  # the same records and fields, nested as in the JSON
     assert main(["detect", str(photos), "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
-    local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
+    local = read_records(tmp_path / "local.jsonl")
     key = lambda r: (r["source"], r.get("frame", -1), "completed" in r)  # noqa: E731
     assert sorted(map(key, records)) == sorted(map(key, local))  # every image, frame and error, once
     by_key = {key(r): r for r in local}
@@ -95,7 +94,7 @@ def test_videos_split_into_ranges_and_inputs_named_by_uri(photos, model_cache, t
                  "--decode-in-tasks", "--output-dir", str(out)]) == 1
     assert "2 failed" in capsys.readouterr().out
     assert main(["detect", *sources, "--model", onnx, "--jsonl", str(tmp_path / "local.jsonl"), "--quiet"]) == 1
-    local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
+    local = read_records(tmp_path / "local.jsonl")
     records = _records(out)
     key = lambda r: (r["source"], r.get("frame", -1), r.get("frames"), "error" in r)  # noqa: E731
     assert sorted(map(key, records)) == sorted(map(key, local))

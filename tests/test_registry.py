@@ -3,7 +3,6 @@
 A real MLflow store each time (SQLite in a temporary folder, as ``--registry DIR`` creates it).
 """
 
-import json
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, read_records
 
 from emodet.cli import main
 from emodet.errors import ConfigError, RegistryError
@@ -126,7 +125,7 @@ def test_detect_and_the_python_api_load_a_version_by_reference(registry, tmp_pat
     out = tmp_path / "out.jsonl"
     assert main(["detect", sample, "--model", "models:/emodet@champion", "--registry", str(registry),
                  "--jsonl", str(out), "--quiet"]) == 0
-    faces = json.loads(out.read_text().splitlines()[0])["faces"]
+    faces = read_records(out)[0]["faces"]
     by_reference = EmotionDetector("models:/emodet/1", registry=str(registry))(sample).faces
     bundled = EmotionDetector()(sample).faces
     assert len(faces) == len(bundled) == 1

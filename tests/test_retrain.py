@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, read_records
 
 from emodet.cli import main
 from emodet.registry import open_registry
@@ -81,7 +81,7 @@ def test_evaluate_retrain_compare_promote_detect_rollback(ckplus_dir, fer_csv, t
 def _detect_probs(jsonl, reg) -> np.ndarray:
     assert main(["detect", str(SAMPLES / "astronaut.jpg"), "--model", "models:/emodet@champion", "--jsonl",
                  str(jsonl), "--quiet", *reg]) == 0
-    faces = json.loads(jsonl.read_text().splitlines()[0])["faces"]
+    faces = read_records(jsonl)[0]["faces"]
     assert len(faces) == 1
     return np.array(list(faces[0]["probs"].values()))
 

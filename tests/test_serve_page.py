@@ -1,16 +1,14 @@
 """The webcam page in a real headless Chromium, its camera faked from a video of a bundled sample."""
 
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import load_sample
+from conftest import CHROMIUM, load_sample
 from serving_process import Server
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
          "--use-fake-device-for-media-stream"]
@@ -31,18 +29,8 @@ def write_y4m(path: Path, frames: int = 50) -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def chromium():
-    """Debian's Chromium, which the README's test command on a fresh machine may lack: a skip that
-    says how to install it, except under CI (which installs it, .ci/run) where it is a failure."""
-    import os
-
-    if not Path(CHROMIUM).is_file():
-        message = (f"headless Chromium not found at {CHROMIUM}: install it with "
-                   "`sudo apt-get install chromium` (Debian) to run the web page test")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
+def _browser(chromium):
+    """Every test here needs Debian's Chromium (conftest's ``chromium``: a skip, or a failure under CI)."""
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from emodet.errors import EmodetError
 #: lists the same extras with their pinned packages.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("keras", "tensorflow", "sklearn", "matplotlib", "keras_tuner", "tf2onnx", "onnx", "tensorboard"),
+    "report": ("matplotlib", "pyarrow"),
     "serve": ("fastapi", "uvicorn", "multipart", "websockets"),
     "registry": ("mlflow",),
     "ray": ("ray", "pyarrow"),
@@ -34,9 +35,9 @@ def message(extra: str, feature: str, module: str) -> str:
     return f"{feature} needs emodet's {extra!r} extra ({module} is not installed): pip install 'emodet[{extra}]'"
 
 
-def require(extra: str, feature: str) -> None:
-    """Raise :class:`MissingExtraError` unless ``extra``'s main module can be imported."""
-    module = EXTRAS[extra][0]
+def require(extra: str, feature: str, module: str | None = None) -> None:
+    """Raise :class:`MissingExtraError` unless ``module`` (default: ``extra``'s main one) can be imported."""
+    module = module or EXTRAS[extra][0]
     if importlib.util.find_spec(module) is None:
         raise MissingExtraError(message(extra, feature, module))
 

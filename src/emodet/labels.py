@@ -21,6 +21,15 @@ FERPLUS_VOTE_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: One RGB colour per emotion name, so that an emotion has the same colour in annotated images,
+#: detection reports and the live page.
+EMOTION_COLORS: dict[str, tuple[int, int, int]] = {
+    "angry": (230, 57, 70), "disgust": (106, 153, 78), "fear": (155, 89, 182), "happy": (255, 195, 0),
+    "sad": (52, 119, 219), "surprise": (255, 127, 80), "neutral": (200, 200, 200), "contempt": (139, 90, 43),
+}
+#: The colour of a class that has none above (a custom label set).
+OTHER_COLOR: tuple[int, int, int] = (0, 200, 0)
+
 #: Other datasets' spellings of each emotion, by emodet's name for it. Every place that combines a
 #: model with labelled data matches classes through :func:`canonical_label`, never by position.
 SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -3,7 +3,7 @@
 Every user error (a bad file, setting or argument) is printed as one line and exits with
 status 2; nothing the library raises for bad input reaches the user as a traceback. The verbs
 live by what they serve: ``training`` (train, tune, retrain, shard), ``evaluation`` (evaluate,
-compare, drift, report), ``detection`` (detect), ``deploy`` (serve, export); ``registry`` is in
+compare, drift, report), ``detection`` (detect, summarize), ``deploy`` (serve, export); ``registry`` is in
 :mod:`emodet.registry.cli`.
 """
 
@@ -17,14 +17,15 @@ from pathlib import Path
 
 from emodet.cli.common import EXIT_USAGE
 from emodet.cli.deploy import add_export, add_serve
-from emodet.cli.detection import add_detect
+from emodet.cli.detection import add_detect, add_summarize
 from emodet.cli.evaluation import add_compare, add_drift, add_evaluate, add_report
 from emodet.cli.training import add_retrain, add_shard, add_train, add_tune
 from emodet.errors import EmodetError
 from emodet.extras import missing_extra, require
 from emodet.registry.cli import add_registry_option, add_registry_verb, model_location
 
-#: The extra each verb needs beyond the lean install (detect, info and drift need none).
+#: The extra each verb needs beyond the lean install (detect, summarize, info and drift need none; detect's and
+#: summarize's --report need the report extra, which they check themselves).
 _VERB_EXTRAS = {"train": "train", "tune": "train", "retrain": "train", "shard": "train", "evaluate": "train",
                 "compare": "train", "report": "train", "export": "train", "serve": "serve", "registry": "registry"}
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _needs_tensorflow(args) -> bool:
-    if args.command == "drift":
+    if args.command in ("drift", "summarize"):
         return False
     if args.command == "registry":  # only to read the classes of a model file that has no profile beside it
         return args.action == "add" and bool(args.source) and not Path(args.source).is_dir()
@@ -134,5 +135,5 @@ def _run_info(args) -> int:
     return 0
 
 
-_VERBS = [add_detect, add_serve, add_train, add_tune, add_evaluate, add_retrain, add_compare, add_shard,
+_VERBS = [add_detect, add_summarize, add_serve, add_train, add_tune, add_evaluate, add_retrain, add_compare, add_shard,
           add_drift, add_registry_verb, add_report, add_export, _add_info]

@@ -79,3 +79,15 @@ def quiet_media_libraries() -> None:
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     warnings.filterwarnings("ignore", module="PIL")
+
+
+def check_output_folder(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, an output file whose folder does not exist or that names a folder."""
+    from emodet.errors import EmodetError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise EmodetError(f"{flag} {path} is a folder: give a file name, e.g. {path / 'report.html'}")
+    if not path.parent.is_dir():
+        raise EmodetError(f"{flag} {path}: the folder {path.parent} does not exist; create it or choose another")

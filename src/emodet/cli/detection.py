@@ -6,8 +6,15 @@ import signal
 import sys
 from pathlib import Path
 
-from emodet.cli.common import EXIT_FAILURES, add_inference_options, inference_settings, quiet_media_libraries
+from emodet.cli.common import (
+    EXIT_FAILURES,
+    add_inference_options,
+    check_output_folder,
+    inference_settings,
+    quiet_media_libraries,
+)
 from emodet.errors import EmodetError
+from emodet.extras import require
 from emodet.inference.stopping import StopOnSignals
 from emodet.registry.cli import add_registry_option, model_location
 
@@ -30,6 +37,10 @@ def add_detect(verbs) -> None:
     p.add_argument("--jsonl", type=Path, help="write one JSON object per image or frame to this file, as it goes")
     p.add_argument("--csv", type=Path, help="write one row per face to this CSV file, as it goes")
     p.add_argument("--save", type=Path, metavar="DIR", help="save annotated images and videos into DIR")
+    p.add_argument("--report", type=Path, metavar="HTML",
+                   help="write a report of what the faces showed (per-person timelines for videos, galleries for "
+                        "photos, failures) to this HTML file when the run ends; needs the report extra. For records "
+                        "already written (a --jsonl file, a Ray --output-dir): emodet summarize")
     p.add_argument("--stride", type=int, default=1, help="on video, process every N-th frame")
     add_inference_options(p)
     p.add_argument("--resume", action="store_true",
@@ -65,13 +76,79 @@ def add_detect(verbs) -> None:
     p.set_defaults(handler=_run_detect)
 
 
+def add_summarize(verbs) -> None:
+    p = verbs.add_parser("summarize", help="what the faces of a detection run showed: per-person timelines, "
+                                           "galleries, an HTML report",
+                         description="Summarise records that emodet detect already wrote (--jsonl files, Ray "
+                                     "--output-dir folders of part-NNNNN.jsonl shards, or several), streaming "
+                                     "through them: a short summary on the terminal, and with --report one "
+                                     "self-contained HTML page (thumbnails are cut from the inputs that are still "
+                                     "there). Damaged records (a cut last line, a missing shard, another emodet "
+                                     "version) are noted on the report, not fatal.")
+    p.add_argument("records", nargs="+", metavar="RECORDS", help="a --jsonl file or a Ray --output-dir")
+    p.add_argument("--report", type=Path, metavar="HTML", help="write the HTML report here (needs the report extra)")
+    p.add_argument("--csv", type=Path, help="write the per-track time series here: one row per track and frame")
+    p.add_argument("--parquet", type=Path, help="the same time series as Parquet (needs pyarrow: the report extra)")
+    p.add_argument("--title", help="the report's title (default: the inputs' names)")
+    p.add_argument("--no-thumbnails", action="store_true",
+                   help="do not read the inputs back for face thumbnails (faster; the report shows none)")
+    p.set_defaults(handler=_run_summarize)
+
+
+def _run_summarize(args) -> int:
+    from emodet.summary import summarize, write_report
+    from emodet.summary.tables import write_timeline_csv, write_timeline_parquet
+
+    for flag, path in (("--report", args.report), ("--csv", args.csv), ("--parquet", args.parquet)):
+        check_output_folder(path, flag)
+    if args.report:
+        require("report", "emodet summarize --report")
+    if args.parquet:
+        require("report", "emodet summarize --parquet", module="pyarrow")
+    summary = summarize(args.records, thumbnails=bool(args.report) and not args.no_thumbnails)
+    for line in _summary_lines(summary):
+        print(line)
+    for path, write in ((args.report, lambda p: write_report(summary, p, args.title)),
+                        (args.csv, lambda p: write_timeline_csv(summary, p)),
+                        (args.parquet, lambda p: write_timeline_parquet(summary, p))):
+        if path:
+            print(f"wrote {write(path)}")
+    return 0
+
+
+def _summary_lines(summary) -> list[str]:
+    """The terminal's short version of the report."""
+    lines = [f"warning: {problem}" for problem in summary.problems]
+    for video in summary.videos:
+        lines.append(f"{video.source}: {video.duration:.1f} s, {video.analysed_frames} frames analysed, "
+                     f"{len(video.tracks)} person(s) tracked" + (f", {len(video.others)} short track(s)"
+                                                                  if video.others else ""))
+        for track in video.tracks:
+            shares = sorted(track.shares.items(), key=lambda item: -item[1])[:3]
+            lines.append(f"  #{track.track_id}: {track.start:.1f}-{track.end:.1f} s, mostly {track.label} ("
+                         + ", ".join(f"{name} {share:.0%}" for name, share in shares if share > 0) + ")")
+    photos = summary.photos
+    if photos.photos:
+        spread = ", ".join(f"{name} {count}" for name, count in photos.faces_per_class.items() if count)
+        lines.append(f"{photos.photos} photo(s), {photos.faces} face(s) ({spread or 'none'}), "
+                     f"{photos.no_face_count} without a face")
+    if summary.failure_count:
+        lines.append(f"{summary.failure_count} input(s) failed" + "".join(
+            f"\n  failed: {source}: {reason}" for source, reason in summary.failures[:5]))
+    if not (summary.videos or photos.photos or summary.failure_count):
+        lines.append("the records hold no results")
+    return lines
+
+
 def _run_detect(args) -> int:
-    from emodet.inference.batch import process
+    from emodet.inference.batch import process, run_header
     from emodet.inference.pipeline import EmotionDetector
     from emodet.inference.sinks import AnnotatedSaver
     from emodet.inference.sources import expand_sources
 
     _check_detect_args(args)
+    if args.report:
+        require("report", "emodet detect --report")
     settings = inference_settings(args)
     if not args.verbose:
         quiet_media_libraries()
@@ -81,7 +158,9 @@ def _run_detect(args) -> int:
     class_names = detector.class_names  # load the model and the face detector now, so a bad --model
     detector.face_detector  # or --detector fails before any work is done
     inputs = expand_sources(args.sources)
-    outputs = _DetectOutputs(args, class_names)
+    header = run_header(detector.describe(), stride=args.stride)
+    outputs = _DetectOutputs(args, class_names, header)
+    report = _run_report(args, class_names, outputs)
     if args.resume and outputs.journal is not None and not outputs.journal.existed:
         print(f"resuming: {outputs.journal.path} does not exist, so no input is recorded as done and all "
               f"{len(inputs)} will run; to skip the finished inputs of an earlier run, resume with the "
@@ -97,9 +176,12 @@ def _run_detect(args) -> int:
     with StopOnSignals() as stop:
         try:
             with _Progress(inputs, enabled=not args.quiet) as progress:
-                for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame):
+                for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame,
+                                      observe=report.observe if report else None):
                     outputs.write(record)
                     tally.add(record)
+                    if report is not None:
+                        report.add(record)
                     if not args.quiet:
                         _print_record(record, progress.write)
                     if record.result is None or record.result.frame_index is None:
@@ -111,6 +193,8 @@ def _run_detect(args) -> int:
             if saver is not None:
                 saver.close()
     print(tally.summary())
+    if report is not None:
+        print(f"report: {report.write()}")
     earlier_failures = len(outputs.failed_before - outputs.retried)
     if earlier_failures:
         print(f"{earlier_failures} input(s) failed in an earlier part of this run and were skipped "
@@ -128,10 +212,11 @@ def _detect_on_ray(args, settings) -> int:
     except ImportError as exc:
         raise EmodetError(f"--engine ray needs Ray ({exc}); install it with pip install \"emodet[ray]\"") from None
     flags = (("--json", args.json), ("--jsonl", args.jsonl), ("--csv", args.csv), ("--save", args.save),
-             ("--resume", args.resume))
+             ("--resume", args.resume), ("--report", args.report))
     unsupported = [flag for flag, value in flags if value]
     if unsupported or not args.output_dir:
         raise EmodetError("--engine ray writes its results into --output-dir (JSON Lines shards) and always resumes; "
+                          "emodet summarize DIR --report R.html reports on them; "
                           + (f"{', '.join(unsupported)} go with the local engine" if unsupported
                              else "give --output-dir"))
     for flag, value in (("--workers", args.workers), ("--frames-per-task", args.frames_per_task)):
@@ -165,6 +250,7 @@ def _detect_on_ray(args, settings) -> int:
 def _check_detect_args(args) -> None:
     if args.stride < 1:
         raise EmodetError(f"--stride must be at least 1, got {args.stride}")
+    check_output_folder(args.report, "--report")
     if args.resume and not (args.jsonl or args.csv or args.json):
         raise EmodetError("--resume needs --jsonl, --csv or --json: the outputs that record which inputs are done")
     if args.retry_failed and not args.resume and args.engine != "ray":
@@ -182,18 +268,20 @@ def _check_detect_args(args) -> None:
 class _DetectOutputs:
     """The run's journal and the sinks the user asked for, opened for a new run or a resume."""
 
-    def __init__(self, args, class_names):
+    def __init__(self, args, class_names, header: dict):
         try:
-            self._open(args, class_names)
+            self._open(args, class_names, header)
         except OSError as exc:
             raise EmodetError(f"cannot write the output file {exc.filename or ''}: {exc.strerror or exc}; "
                               "choose a folder that exists and is writable") from None
 
-    def _open(self, args, class_names) -> None:
+    def _open(self, args, class_names, header: dict) -> None:
         from emodet.inference.sinks import CsvSink, Journal, JsonSink, journal_path
 
         path = journal_path(args.jsonl, args.json, args.csv)
-        self.journal = Journal(path, resume=args.resume, retry_failed=args.retry_failed) if path else None
+        self.journal = Journal(path, resume=args.resume, retry_failed=args.retry_failed, header=header) \
+            if path else None
+        self.header = header
         self.done = self.journal.done if self.journal else set()
         self.retried = self.journal.retried if self.journal else set()
         self.failed_before = self.journal.failed_before if self.journal else set()
@@ -214,6 +302,18 @@ class _DetectOutputs:
             self.journal.close()
         for sink in self.sinks:
             sink.close()
+
+
+def _run_report(args, class_names, outputs):
+    """The report of this run (``--report``), holding the records of its earlier parts when resumed."""
+    if not args.report:
+        return None
+    from emodet.inference.sinks import read_headers
+    from emodet.summary.collector import RunReport
+
+    if args.resume and outputs.journal is not None:
+        return RunReport(args.report, class_names, read_headers(outputs.journal.path), outputs.journal.records())
+    return RunReport(args.report, class_names, [outputs.header])
 
 
 class _Tally:

@@ -9,6 +9,7 @@ holds at most a few of them in memory at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -24,6 +25,13 @@ from emodet.inference.sources import Input
 MAX_PIXELS_IN_FLIGHT = 160_000_000
 
 
+def run_header(description: dict, *, stride: int, engine: str = "local") -> dict:
+    """The header a batch run writes before its records: what produced them (``description``, as
+    :meth:`EmotionDetector.describe` gives it), the stride, the engine and when the run started."""
+    return {**description, "stride": stride, "engine": engine,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
 def read_input_image(name: str) -> np.ndarray:
     """The image an input names (a local path or a URI) as RGB uint8; :class:`EmodetError` if it cannot be."""
     return read_remote_image(name) if is_remote(name) else read_image(name)
@@ -31,33 +39,36 @@ def read_input_image(name: str) -> np.ndarray:
 
 def process(detector, inputs: list[Input], *, stride: int = 1, saver: AnnotatedSaver | None = None,
             batch_size: int = 8, on_frame: Callable[[], None] | None = None,
-            read: Callable[[str], np.ndarray] = read_input_image) -> Iterator[Record]:
+            read: Callable[[str], np.ndarray] = read_input_image,
+            observe: Callable[[Record, np.ndarray], None] | None = None) -> Iterator[Record]:
     """Records for every input in order; ``on_frame`` is called once per video frame (for progress).
-    ``read`` gives an image input's pixels (the Ray engine hands over images decoded elsewhere)."""
+    ``read`` gives an image input's pixels (the Ray engine hands over images decoded elsewhere).
+    ``observe`` sees each result's record with the image or frame it came from, before it is
+    yielded (the detection report cuts its thumbnails there)."""
     pending: list[tuple[str, object]] = []
     for item in inputs:
         if item.error:
-            yield from _flush(detector, pending, saver)
+            yield from _flush(detector, pending, saver, observe)
             yield Record(item.name, error=item.error)
         elif item.kind == "image":
             try:
                 image = read(item.name)
             except EmodetError as exc:
-                yield from _flush(detector, pending, saver)
+                yield from _flush(detector, pending, saver, observe)
                 yield Record(item.name, error=str(exc))
                 continue
             if pending and _pixels(pending) + image.shape[0] * image.shape[1] > MAX_PIXELS_IN_FLIGHT:
-                yield from _flush(detector, pending, saver)
+                yield from _flush(detector, pending, saver, observe)
             pending.append((item.name, image))
             if len(pending) >= batch_size:
-                yield from _flush(detector, pending, saver)
+                yield from _flush(detector, pending, saver, observe)
         else:
-            yield from _flush(detector, pending, saver)
-            yield from _video(detector, item, stride, saver, on_frame)
-    yield from _flush(detector, pending, saver)
+            yield from _flush(detector, pending, saver, observe)
+            yield from _video(detector, item, stride, saver, on_frame, observe)
+    yield from _flush(detector, pending, saver, observe)
 
 
-def _flush(detector, pending: list, saver) -> Iterator[Record]:
+def _flush(detector, pending: list, saver, observe) -> Iterator[Record]:
     if not pending:
         return
     batch = list(pending)
@@ -71,14 +82,17 @@ def _flush(detector, pending: list, saver) -> Iterator[Record]:
     for (name, image), result in zip(batch, results):
         if saver is not None:
             saver.save_image(name, image, result)
-        yield Record(name, result, note=animation_note(name))
+        record = Record(name, result, note=animation_note(name))
+        if observe is not None:
+            observe(record, image)
+        yield record
 
 
 def _pixels(pending: list) -> int:
     return sum(image.shape[0] * image.shape[1] for _, image in pending)
 
 
-def _video(detector, item: Input, stride: int, saver, on_frame) -> Iterator[Record]:
+def _video(detector, item: Input, stride: int, saver, on_frame, observe) -> Iterator[Record]:
     if is_remote(item.name):
         with temporary_folder() as folder:
             try:
@@ -86,12 +100,12 @@ def _video(detector, item: Input, stride: int, saver, on_frame) -> Iterator[Reco
             except EmodetError as exc:
                 yield Record(item.name, error=str(exc))
                 return
-            yield from _frames(detector, item, str(path), stride, saver, on_frame)
+            yield from _frames(detector, item, str(path), stride, saver, on_frame, observe)
     else:
-        yield from _frames(detector, item, item.name, stride, saver, on_frame)
+        yield from _frames(detector, item, item.name, stride, saver, on_frame, observe)
 
 
-def _frames(detector, item: Input, path: str, stride: int, saver, on_frame) -> Iterator[Record]:
+def _frames(detector, item: Input, path: str, stride: int, saver, on_frame, observe) -> Iterator[Record]:
     """Records for the frames of ``item`` read from ``path`` (the file, or a local copy of it)."""
     source = item.name
     try:
@@ -103,7 +117,10 @@ def _frames(detector, item: Input, path: str, stride: int, saver, on_frame) -> I
                 saver.add_frame(source, image, result, fps)
             if on_frame is not None:
                 on_frame()
-            yield Record(source, result)
+            record = Record(source, result)
+            if observe is not None:
+                observe(record, image)
+            yield record
     except EmodetError as exc:
         yield Record(source, error=str(exc))
         return

@@ -5,12 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-#: One RGB colour per emotion name, so a label always has the same colour.
-COLORS = {
-    "angry": (230, 57, 70), "disgust": (106, 153, 78), "fear": (155, 89, 182), "happy": (255, 195, 0),
-    "sad": (52, 119, 219), "surprise": (255, 127, 80), "neutral": (200, 200, 200), "contempt": (139, 90, 43),
-}
-_DEFAULT_COLOR = (0, 255, 0)
+from emodet.labels import EMOTION_COLORS, OTHER_COLOR
 
 
 def draw_faces(image: np.ndarray, faces) -> np.ndarray:
@@ -20,7 +15,7 @@ def draw_faces(image: np.ndarray, faces) -> np.ndarray:
     thickness = max(1, int(round(2 * scale)))
     for face in faces:
         x, y, w, h = (int(round(v)) for v in face.box)
-        color = COLORS.get(face.label, _DEFAULT_COLOR)
+        color = EMOTION_COLORS.get(face.label, OTHER_COLOR)
         cv2.rectangle(canvas, (x, y), (x + w, y + h), color, thickness)
         if face.landmarks is not None:
             for px, py in np.asarray(face.landmarks):

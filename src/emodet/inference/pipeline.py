@@ -72,6 +72,18 @@ class EmotionDetector:
     def class_names(self) -> tuple[str, ...]:
         return self.classifier.class_names
 
+    def describe(self) -> dict:
+        """What produces this detector's results, as JSON values: emodet's version, the model (its
+        reference and, for an exported file, its model version), the classes and the settings.
+        Written at the head of a batch run's records, so that a report of them can say so."""
+        from emodet import __version__
+
+        model = self.model
+        name = "bundled" if model is None else str(model) if isinstance(model, (str, Path)) else type(model).__name__
+        return {"emodet_version": __version__, "model": name,
+                "model_version": self.classifier.metadata.get("model_version"),
+                "classes": list(self.class_names), "settings": self.settings.to_dict()}
+
     def __call__(self, image) -> FrameResult:
         """Faces and emotions in one image: a path, a PIL image or an RGB uint8 array."""
         return self.detect_batch([image])[0]

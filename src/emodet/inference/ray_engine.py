@@ -32,7 +32,7 @@ from pathlib import Path
 from emodet.errors import ConfigError, MediaError
 from emodet.inference.runtime import runs_without_tensorflow
 from emodet.inference.settings import InferenceSettings
-from emodet.inference.sinks import Record, finished_sources, read_jsonl
+from emodet.inference.sinks import Record, finished_sources, header_line, read_headers, read_jsonl
 from emodet.inference.stopping import StopOnSignals, Stopped
 
 SHARD_RECORDS = 10_000  # records per JSON Lines shard before the next one is started
@@ -76,6 +76,8 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
     ``gpus_per_worker`` is set (on CPUs the actors decode their own images: see the README).
     Started locally, Ray then gets one CPU more than ``workers`` for those tasks.
     """
+    from emodet import __version__
+    from emodet.inference.batch import run_header
     from emodet.inference.sources import expand_sources
 
     output_dir = _writable(Path(output_dir))
@@ -105,7 +107,9 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
                            gpus_per_worker, decode_in_tasks)
         pids = set()
         # Installed after Ray starts, whose native handler would print a stack dump and exit at once.
-        with _ShardWriter(output_dir, keep=done) as writer, StopOnSignals(raise_stop=True) as stop:
+        header = run_header({"emodet_version": __version__, "model": model or "bundled",
+                             "settings": (settings or InferenceSettings()).to_dict()}, stride=stride, engine="ray")
+        with _ShardWriter(output_dir, keep=done, header=header) as writer, StopOnSignals(raise_stop=True) as stop:
             try:
                 _collect(dataset.iter_rows(), writer, videos, summary, pids)
             except Stopped:
@@ -309,6 +313,8 @@ def _without_warmup(items: list, starts: list[int], records: list[dict]) -> list
                 continue
             if record.get("completed"):
                 record["frames"] -= dropped
+            elif "frame" in record:
+                record["segment"] = start  # track ids start anew in each range: a report links them
             kept.append(record)
             if record.get("completed") or "error" in record:
                 break
@@ -445,9 +451,10 @@ class _ShardWriter:
     retried): the frames of a video cut short, a cut last line and retried errors go.
     """
 
-    def __init__(self, folder: Path, keep: set[str]):
+    def __init__(self, folder: Path, keep: set[str], header: dict):
         self.folder = folder
         self.keep = keep
+        self.header = header
         self.file = None
         self.count = 0
 
@@ -457,7 +464,8 @@ class _ShardWriter:
             kept = [r for r in records if r["source"] in self.keep]
             if len(kept) != len(records) or not shard.read_text().endswith("\n"):
                 tmp = shard.with_suffix(".tmp")
-                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+                tmp.write_text("".join([header_line(h) for h in read_headers(shard)]
+                                       + [json.dumps(r) + "\n" for r in kept]))
                 os.replace(tmp, shard)
         self.index = len(list(self.folder.glob(SHARD_GLOB)))
         return self
@@ -473,6 +481,7 @@ class _ShardWriter:
         if self.file is not None:
             self.file.close()
         self.file = open(self.folder / f"part-{self.index:05d}.jsonl", "ab", buffering=0)
+        self.file.write(header_line(self.header).encode("utf-8"))
         self.index += 1
         self.count = 0
 

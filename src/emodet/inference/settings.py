@@ -51,6 +51,10 @@ class InferenceSettings:
         """A copy with the ``changes`` that are not ``None`` (what a caller left out keeps its value)."""
         return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
 
+    def to_dict(self) -> dict:
+        """The settings as plain JSON values (written at the head of a batch run's records)."""
+        return {**dataclasses.asdict(self), "detector_options": dict(self.detector_options)}
+
     def new_tracker(self):
         """A tracker that follows faces across the frames of one video or stream, smoothing as set."""
         from emodet.inference.tracking import FaceTracker

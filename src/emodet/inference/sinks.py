@@ -5,6 +5,11 @@ frame). A run with any output keeps a :class:`Journal` (the ``--jsonl`` file, or
 other outputs): written a full line at a time, it is what ``--resume`` reads and what the JSON
 array is rebuilt from, so every format holds each record exactly once after any interruption
 and any number of resumes.
+
+A journal (and each Ray shard) starts with a run header, ``{"run": {...}}``: the emodet version,
+model, classes and settings that wrote the records after it (:meth:`EmotionDetector.describe`), and
+one more for each resumed part that ran with other ones. Readers of records skip it (it has no
+``source``); :func:`read_headers` returns it, for the detection report.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from emodet.inference.results import FrameResult
+
+#: The key of a run header line in a journal or shard.
+RUN_KEY = "run"
 
 
 @dataclass(frozen=True)
@@ -49,15 +57,19 @@ class Journal:
     records are dropped and they are tried again. Resuming N times gives the file one would.
     """
 
-    def __init__(self, path: Path, resume: bool = False, retry_failed: bool = False):
+    def __init__(self, path: Path, resume: bool = False, retry_failed: bool = False, header: dict | None = None):
         self.path = Path(path)
         self.existed = self.path.is_file()  # resuming from a file that is not there resumes nothing
         records = read_jsonl(self.path) if resume and self.existed else []
+        headers = read_headers(self.path) if resume and self.existed else []
         finished, failed = finished_sources(records)
         self.done = finished - failed if retry_failed else finished
         self.failed_before = failed
         self.retried = failed if retry_failed else set()
-        _replace(self.path, "".join(_line(r) for r in records if r["source"] in self.done))
+        if header and not (headers and _same_run(headers[-1], header)):
+            headers.append(header)  # a resumed part with other settings (or model, or version) gets its own
+        lines = [header_line(h) for h in headers]
+        _replace(self.path, "".join(lines + [_line(r) for r in records if r["source"] in self.done]))
         self.file = open(self.path, "ab", buffering=0)
 
     def write(self, record: Record) -> None:
@@ -144,6 +156,29 @@ def read_jsonl(path: Path) -> list[dict]:
         if isinstance(record, dict) and "source" in record:
             records.append(record)
     return records
+
+
+def read_headers(path: Path) -> list[dict]:
+    """The run headers of a JSON Lines file of records (see the module's docstring), in order."""
+    headers = []
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            if line.startswith('{"' + RUN_KEY + '"'):
+                try:
+                    headers.append(json.loads(line)[RUN_KEY])
+                except (json.JSONDecodeError, TypeError):
+                    continue
+    return headers
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    """Whether two run headers describe the same detection (when they started aside)."""
+    return {**a, "started": None} == {**b, "started": None}
+
+
+def header_line(header: dict) -> str:
+    """The JSON Lines text of a run header."""
+    return _line({RUN_KEY: header})
 
 
 def finished_sources(records: list[dict]) -> tuple[set[str], set[str]]:
