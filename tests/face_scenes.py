@@ -63,6 +63,32 @@ def write_scene(path, actors: list[Actor], frames: int, fps: float = 10.0, size:
     return truth
 
 
+def confident_face(detector, faces: np.ndarray, labels: np.ndarray, wanted: str, side: int = 150) -> np.ndarray:
+    """The first of ``faces`` (grey, (N, H, W, 1)) labelled ``wanted`` that ``detector`` (an
+    EmotionDetector) also reads as ``wanted`` with at least 80% when pasted into a frame, so that a
+    test built on it is about tracks and timelines, not about the model's errors."""
+    for index in np.flatnonzero(labels == detector.class_names.index(wanted))[:200]:
+        canvas = _background((640, 480), 0)
+        _paste(canvas, _rgb(faces[index][..., 0]), (320, 240), side)
+        found = detector(canvas).faces
+        if len(found) == 1 and found[0].label == wanted and found[0].score > 0.8:
+            return faces[index][..., 0]
+    raise AssertionError(f"no face of class {wanted} is read as such with 80%")
+
+
+#: The frame at which each person of :func:`two_people` changes expression, and the scene's length.
+SWITCH, FRAMES = 20, 40
+
+
+def two_people(path, detector, faces: np.ndarray, labels: np.ndarray, fps: float = 10.0):
+    """Two people crossing the frame in opposite directions, each changing expression at frame
+    :data:`SWITCH`: person A happy -> surprise along the top, person B neutral -> sad along the bottom."""
+    face = {c: confident_face(detector, faces, labels, c) for c in ("happy", "surprise", "neutral", "sad")}
+    actors = [Actor([(0, face["happy"]), (SWITCH, face["surprise"])], linear_path((120, 130), (520, 130), 0, 39)),
+              Actor([(0, face["neutral"]), (SWITCH, face["sad"])], linear_path((520, 350), (120, 350), 0, 39))]
+    return write_scene(path, actors, FRAMES, fps=fps)
+
+
 def _rgb(face: np.ndarray) -> np.ndarray:
     face = np.asarray(face, np.uint8)
     return np.repeat(face[..., None], 3, axis=-1) if face.ndim == 2 else face[..., :3]

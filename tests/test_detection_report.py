@@ -8,49 +8,30 @@ import cv2
 import numpy as np
 import pytest
 from conftest import SAMPLES, read_records
-from face_scenes import Actor, linear_path, write_scene
+from face_scenes import FRAMES, SWITCH, two_people
 
 from emodet import EmotionDetector
 from emodet.cli import main
 from emodet.summary import MIN_TRACK_SECONDS, summarize, write_report
 
 FPS = 10.0
-SWITCH = 20  # the frame at which every actor's face changes to one of another class
-FRAMES = 40
-
-
-def _confident_face(detector, faces, labels, wanted: str) -> np.ndarray:
-    """The first real FER2013 face of class ``wanted`` that the pipeline also reads as ``wanted``, with
-    at least 80% (so that the test is about tracks and timelines, not about the model's errors)."""
-    from face_scenes import _background, _paste
-
-    for index in np.flatnonzero(labels == detector.class_names.index(wanted))[:200]:
-        canvas = _background((640, 480), 0)
-        _paste(canvas, np.repeat(faces[index], 3, axis=-1), (320, 240), 150)
-        found = detector(canvas).faces
-        if len(found) == 1 and found[0].label == wanted and found[0].score > 0.8:
-            return faces[index][..., 0]
-    raise AssertionError(f"no FER2013 test face of class {wanted} is read as such with 80%")
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory, fer_splits, model_cache):
-    """Two people crossing the frame in opposite directions, each changing expression at frame 20:
-    person A happy -> surprise (top), person B neutral -> sad (bottom). Detected with --report."""
-    detector = EmotionDetector(detector="yunet")
-    test = fer_splits["test"]
-    faces = test.images if test.images.shape[1] == 48 else np.stack([cv2.resize(f, (48, 48))[..., None]
-                                                                      for f in test.images])
-    face = {c: _confident_face(detector, faces, test.labels, c) for c in ("happy", "surprise", "neutral", "sad")}
+    """:func:`face_scenes.two_people` from real FER2013 test faces, detected with --jsonl and --report."""
     folder = tmp_path_factory.mktemp("scene")
     video = folder / "two_people.mp4"
-    write_scene(video, [Actor([(0, face["happy"]), (SWITCH, face["surprise"])], linear_path((120, 130), (520, 130), 0, 39)),
-                        Actor([(0, face["neutral"]), (SWITCH, face["sad"])], linear_path((520, 350), (120, 350), 0, 39))],
-                FRAMES, fps=FPS)
+    two_people(video, EmotionDetector(detector="yunet"), *fer_faces(fer_splits), fps=FPS)
     jsonl, report = folder / "run.jsonl", folder / "report.html"
     assert main(["detect", str(video), "--detector", "yunet", "--jsonl", str(jsonl), "--report", str(report),
                  "--quiet"]) == 0
     return video, jsonl, report
+
+
+def fer_faces(fer_splits) -> tuple[np.ndarray, np.ndarray]:
+    """FER2013 PublicTest's faces, (N, 48, 48, 1), and their labels."""
+    return fer_splits["test"].images, fer_splits["test"].labels
 
 
 def test_two_people_give_two_tracks_whose_timelines_change_where_the_faces_change(scene):

@@ -110,6 +110,26 @@ def test_videos_split_into_ranges_and_inputs_named_by_uri(photos, model_cache, t
     assert "damaged or truncated" in errors.pop(f"file://{photos}/cut.png") and not errors
 
 
+def test_a_video_cut_into_ranges_summarizes_into_one_track_per_person(fer_splits, model_cache, tmp_path):
+    """Each range's tracks are numbered anew by its actor; the summary of the shards links them back
+    into the two people of the scene, as the single-process run tracks them."""
+    from face_scenes import FRAMES, two_people
+    from test_detection_report import fer_faces
+
+    from emodet import EmotionDetector
+    from emodet.summary import summarize
+
+    video = tmp_path / "two_people.mp4"
+    two_people(video, EmotionDetector(detector="yunet"), *fer_faces(fer_splits))
+    out = tmp_path / "out"
+    assert main(["detect", str(video), "--engine", "ray", "--workers", "2", "--frames-per-task", "8",
+                 "--detector", "yunet", "--output-dir", str(out)]) == 0
+    assert len({r["segment"] for r in _records(out) if "frame" in r}) == FRAMES // 8
+    (summary,) = summarize(out, thumbnails=False).videos
+    assert [len(track.times) for track in summary.tracks] == [FRAMES, FRAMES] and not summary.others
+    assert {track.label for track in summary.tracks} <= {"happy", "surprise", "neutral", "sad"}
+
+
 def _parquet_records(folder):
     import pyarrow.parquet as pq
 

@@ -220,11 +220,12 @@ def _linked(tracks: dict) -> list[_TrackState]:
             continue
         overlap = iou_matrix(np.array([t.first[1] for t in starting], float).reshape(-1, 4),
                              np.array([t.last[1] for t in ending], float).reshape(-1, 4))
-        used = set()
+        rows, cols = set(), set()
         for row, col in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape)):
-            if overlap[row, col] < LINK_IOU or row in used or col in used:
+            if overlap[row, col] < LINK_IOU or row in rows or col in cols:
                 continue
-            used.update((row, col))
+            rows.add(row)
+            cols.add(col)
             head, tail = ending[col], starting[row]
             head.series.extend(tail.series)
             head.last = tail.last
