@@ -41,13 +41,14 @@ def linear_path(start: tuple[float, float], end: tuple[float, float], first: int
 def write_scene(path, actors: list[Actor], frames: int, fps: float = 10.0, size: tuple[int, int] = (640, 480),
                 seed: int = 0) -> list[list[tuple[int, tuple[int, int, int, int]]]]:
     """Write the scene as an MP4 at ``path``; return, per frame, (actor index, box x, y, w, h) of each
-    face on screen (later actors are drawn over earlier ones where they cross)."""
+    face on screen (later actors are drawn over earlier ones where they cross: a face more than half
+    hidden is not on screen)."""
     background = _background(size, seed)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     truth = []
     try:
         for frame in range(frames):
-            canvas = background.copy()
+            canvas, owner = background.copy(), np.full(background.shape[:2], -1)
             boxes = []
             for number, actor in enumerate(actors):
                 centre = actor.path(frame)
@@ -55,9 +56,11 @@ def write_scene(path, actors: list[Actor], frames: int, fps: float = 10.0, size:
                     continue
                 box = _paste(canvas, _rgb(actor.face_at(frame)), centre, actor.side)
                 if box is not None:
+                    x, y, w, h = box
+                    owner[y:y + h, x:x + w] = number
                     boxes.append((number, box))
             writer.write(canvas[..., ::-1].copy())
-            truth.append(boxes)
+            truth.append([(n, box) for n, box in boxes if _visible(owner, n, box) >= 0.5])
     finally:
         writer.release()
     return truth
@@ -87,6 +90,11 @@ def two_people(path, detector, faces: np.ndarray, labels: np.ndarray, fps: float
     actors = [Actor([(0, face["happy"]), (SWITCH, face["surprise"])], linear_path((120, 130), (520, 130), 0, 39)),
               Actor([(0, face["neutral"]), (SWITCH, face["sad"])], linear_path((520, 350), (120, 350), 0, 39))]
     return write_scene(path, actors, FRAMES, fps=fps)
+
+
+def _visible(owner: np.ndarray, number: int, box) -> float:
+    x, y, w, h = box
+    return float(np.mean(owner[y:y + h, x:x + w] == number))
 
 
 def _rgb(face: np.ndarray) -> np.ndarray:

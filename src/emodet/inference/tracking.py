@@ -1,8 +1,13 @@
 """Following faces across video frames and smoothing their emotions over time.
 
-Tracking is by box overlap (IoU) with an optimal one-to-one assignment per frame: cheap and
-enough for faces, which move little between frames. Each track keeps an exponential moving
-average of its probabilities, so a label does not flicker on single noisy frames.
+Each track predicts where its face will be from its recent motion (a constant velocity, smoothed),
+and each frame's boxes are matched to the predicted boxes in two stages: by overlap (IoU), then,
+for what is left, by centre distance relative to the face's size, for faces that moved further
+than their own width between two analysed frames (fast motion, a stride). A track lives on
+through ``max_missed`` analysed frames without its face (a blink of the detector, one face passing
+in front of another), its prediction moving on. Each track keeps an exponential moving average of
+its probabilities, so a label does not flicker on single noisy frames. benchmarks/tracking.py
+measures it against ByteTrack and SORT (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -24,12 +29,27 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
+#: Analysed frames a track may have missed and still be matched by centre distance (beyond, only by overlap).
+RECENT = 2
+
+
 @dataclass
 class _Track:
     track_id: int
     box: np.ndarray
     probs: np.ndarray
     missed: int = 0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # centre motion per analysed frame
+
+    def predicted(self) -> np.ndarray:
+        """The box moved on by the track's velocity, at its last size (a face half hidden by
+        another shrinks its box: that is not motion)."""
+        return np.r_[self.box[:2] + self.velocity * (self.missed + 1), self.box[2:]]
+
+    def moved_to(self, box: np.ndarray) -> None:
+        step = ((box[:2] + box[2:] / 2) - (self.box[:2] + self.box[2:] / 2)) / (self.missed + 1)
+        self.velocity = step if not self.velocity.any() else 0.8 * self.velocity + 0.2 * step
+        self.box, self.missed = box, 0
 
 
 @dataclass
@@ -37,13 +57,15 @@ class FaceTracker:
     """Assigns stable ids to face boxes and smooths each track's probabilities.
 
     ``smoothing`` is the weight of the past in the moving average: 0 turns smoothing off,
-    0.6 means a new frame contributes 40%. A track survives ``max_missed`` frames without a
-    matching face (a blink of the detector) before its id is retired.
+    0.6 means a new frame contributes 40%. A face is matched to a track whose predicted box it
+    overlaps by ``min_iou``, else whose predicted centre is within ``max_distance`` of its size; a
+    track survives ``max_missed`` calls without a matching face before its id is retired.
     """
 
     smoothing: float = 0.6
     min_iou: float = 0.3
-    max_missed: int = 5
+    max_distance: float = 1.0  # centre distance over the mean of the two boxes' sizes
+    max_missed: int = 45  # about 1.5-2 s at 25-30 analysed frames a second
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
 
@@ -66,9 +88,8 @@ class FaceTracker:
                 self._next_id += 1
                 self._tracks.append(track)
             else:
-                track.box = boxes[i]
+                track.moved_to(boxes[i])
                 track.probs = self.smoothing * track.probs + (1.0 - self.smoothing) * probs[i]
-                track.missed = 0
             ids.append(track.track_id)
             smoothed[i] = track.probs
         matched = set(id(t) for t in assigned.values())
@@ -79,17 +100,36 @@ class FaceTracker:
         return ids, smoothed
 
     def _assign(self, boxes: np.ndarray) -> dict[int, _Track]:
-        """Each box to the free track it overlaps most, the most overlapping pairs first. Faces seldom
-        overlap one another, so this greedy matching pairs as the optimal (Hungarian) one does,
+        """Each box to a free track: by overlap with the predicted boxes, the most overlapping pairs
+        first, then the boxes left by distance to the predicted centres, the nearest first. Faces
+        seldom overlap one another, so greedy matching pairs as the optimal (Hungarian) one does,
         without SciPy in the lean install."""
         if not self._tracks or not len(boxes):
             return {}
-        overlap = iou_matrix(boxes, np.stack([t.box for t in self._tracks]))
+        predicted = np.stack([t.predicted() for t in self._tracks])
         assigned, taken = {}, set()
-        for row, col in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape)):
-            if overlap[row, col] < self.min_iou:
-                break
-            if row not in assigned and col not in taken:
-                assigned[int(row)] = self._tracks[col]
-                taken.add(col)
+        _greedy(iou_matrix(boxes, predicted), self.min_iou, assigned, taken, self._tracks)
+        near = 1.0 - centre_distance(boxes, predicted)
+        near[:, [t.missed > RECENT for t in self._tracks]] = -np.inf  # a face lost for long is found by overlap only
+        _greedy(near, 1.0 - self.max_distance, assigned, taken, self._tracks)
         return assigned
+
+
+def centre_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise distance between box centres over the mean of the two boxes' sizes (sqrt of w*h);
+    pairs whose sizes differ by more than half are set infinitely far (not the same face)."""
+    size_a, size_b = np.sqrt(a[:, 2] * a[:, 3])[:, None], np.sqrt(b[:, 2] * b[:, 3])[None, :]
+    centres_a, centres_b = a[:, :2] + a[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
+    distance = np.linalg.norm(centres_a[:, None, :] - centres_b[None, :, :], axis=-1) / ((size_a + size_b) / 2)
+    ratio = np.maximum(size_a, size_b) / np.maximum(np.minimum(size_a, size_b), 1e-9)
+    return np.where(ratio <= 1.5, distance, np.inf)
+
+
+def _greedy(similarity: np.ndarray, floor: float, assigned: dict, taken: set, tracks: list) -> None:
+    """Pair rows (boxes) and columns (tracks) not yet paired, the most similar first, down to ``floor``."""
+    for row, col in zip(*np.unravel_index(np.argsort(-similarity, axis=None), similarity.shape)):
+        if similarity[row, col] < floor:
+            break
+        if row not in assigned and col not in taken:
+            assigned[int(row)] = tracks[col]
+            taken.add(col)
