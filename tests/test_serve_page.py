@@ -62,6 +62,15 @@ def test_the_page_shows_a_face_box_and_its_emotion_from_the_camera(server, tmp_p
                 for (let i = 0; i < d.length; i += 4) if (d[i] === 58 && d[i + 1] === 110 && d[i + 2] === 232) n++;
                 return n; }""")
             assert blue > 100
+            # Each tracked face has its timeline: a line per emotion in the emotion's colour (from /v1/model).
+            page.wait_for_function("[...window.emodetHistory.values()].some((p) => p[p.length - 1].t - p[0].t > 4)",
+                                   timeout=30_000)  # 4 of the 30 seconds: a 32-pixel stretch of each line
+            page.wait_for_selector("#bars .face canvas.timeline", timeout=10_000)
+            coloured = page.evaluate("""() => { const c = document.querySelector('#bars canvas.timeline');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+                for (let i = 0; i < d.length; i += 4) if (d[i] > 150 || d[i + 1] > 150 || d[i + 2] > 150) n++;
+                return n; }""")
+            assert coloured > 100  # lines drawn, not only the dark background and the two labels
             page.screenshot(path=str(tmp_path / "page.png"))
             # The drop zone: a photo returns the annotated result.
             page.set_input_files("#file", str(Path(__file__).resolve().parents[1] / "src" / "emodet" / "assets"

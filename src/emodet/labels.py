@@ -30,6 +30,11 @@ EMOTION_COLORS: dict[str, tuple[int, int, int]] = {
 #: The colour of a class that has none above (a custom label set).
 OTHER_COLOR: tuple[int, int, int] = (0, 200, 0)
 
+
+def class_color(name: str) -> str:
+    """An emotion's colour as ``#rrggbb`` (for web pages)."""
+    return "#{:02x}{:02x}{:02x}".format(*EMOTION_COLORS.get(name, OTHER_COLOR))
+
 #: Other datasets' spellings of each emotion, by emodet's name for it. Every place that combines a
 #: model with labelled data matches classes through :func:`canonical_label`, never by position.
 SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from emodet import __version__
+from emodet.labels import class_color
 from emodet.serving.engine import BadImage, Engine
 from emodet.serving.schemas import DetectResponse, ErrorResponse, ModelInfo
 from emodet.serving.settings import ServeSettings
@@ -139,7 +140,8 @@ def _add_api(app: FastAPI, engine: Engine, executor: ThreadPoolExecutor, setting
                          color_mode=classifier.color_mode,
                          model=settings.model_name or settings.model or "bundled",
                          version=_model_version(settings), detector=settings.inference.detector,
-                         emodet_version=__version__, batching=settings.batching)
+                         emodet_version=__version__, batching=settings.batching,
+                         class_colors={name: class_color(name) for name in classifier.class_names})
 
     @app.post("/v1/detect", response_model=DetectResponse, responses=_ERRORS)
     async def detect(request: Request,

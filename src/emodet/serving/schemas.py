@@ -50,6 +50,8 @@ class ModelInfo(BaseModel):
     detector: str
     emodet_version: str
     batching: bool
+    class_colors: dict[str, str] = Field(default_factory=dict,
+                                         description="a #rrggbb colour per class, as the page and reports draw it")
 
 
 class ErrorResponse(BaseModel):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emodet.labels import class_color
 from emodet.summary import figures
 from emodet.summary.model import DetectionSummary, FaceRef, Track, VideoSummary
 
@@ -128,7 +129,7 @@ def _track_table(tracks: list[Track], class_names) -> str:
     rows = []
     for track in tracks:
         shares = track.shares
-        bar = "".join(f'<span style="width:{100 * shares[n]:.1f}%;background:{_css_color(n)}" title="{n} '
+        bar = "".join(f'<span style="width:{100 * shares[n]:.1f}%;background:{class_color(n)}" title="{n} '
                       f'{100 * shares[n]:.0f}%"></span>' for n in class_names if shares[n] > 0)
         top = ", ".join(f"{n} {100 * s:.0f}%" for n, s in sorted(shares.items(), key=lambda i: -i[1])[:3] if s > 0)
         rows.append(f"<tr><td>{_thumbnail(track.best)}</td><td>#{_e(track.track_id)}</td>"
@@ -148,7 +149,7 @@ def _photos(summary: DetectionSummary) -> str:
     for name in summary.class_names:
         refs = photos.gallery.get(name) or []
         if refs:
-            body += (f'<h4><span class="dot" style="background:{_css_color(name)}"></span>{_e(name)} '
+            body += (f'<h4><span class="dot" style="background:{class_color(name)}"></span>{_e(name)} '
                      f"({photos.faces_per_class.get(name, 0)} faces)</h4>" + _gallery(refs))
     if photos.least_confident:
         body += "<h3>The least confident faces: worth a second look</h3>" + _gallery(photos.least_confident, top=2)
@@ -212,11 +213,6 @@ def _min_track() -> str:
     from emodet.summary.builder import MIN_TRACK_SECONDS
 
     return f"{MIN_TRACK_SECONDS:g}"
-
-
-def _css_color(name: str) -> str:
-    r, g, b = (round(255 * c) for c in figures.color(name))
-    return f"rgb({r},{g},{b})"
 
 
 def _e(text) -> str:

@@ -14,6 +14,10 @@ let socket = null;
 let waiting = false;
 let answered = 0;
 let started = performance.now();
+const HISTORY_SECONDS = 30;  // each tracked face's timeline shows this much of its past
+const history = new Map();  // track id -> [{t, probs}], oldest first
+let colors = {};  // class -> #rrggbb, from /v1/model (the colours of emodet's reports)
+window.emodetHistory = history;  // for tests and the console
 
 function setStatus(text, error = false) {
   statusLine.textContent = text;
@@ -39,13 +43,13 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   socket = new WebSocket(withKey(scheme + location.host + "/v1/stream"));
   socket.binaryType = "arraybuffer";
-  socket.onopen = () => { setStatus("live"); waiting = false; sendFrame(); };
+  socket.onopen = () => { setStatus("live"); waiting = false; if (!Object.keys(colors).length) loadColors(); sendFrame(); };
   socket.onclose = (event) => setStatus("disconnected" + (event.reason ? ": " + event.reason : ""), !!event.reason);
   socket.onmessage = (event) => {
     waiting = false;
     const answer = JSON.parse(event.data);
     window.emodetLastAnswer = answer;  // for tests and the console
-    if (answer.error) { setStatus(answer.error, true); } else { draw(answer); showBars(answer.faces); }
+    if (answer.error) { setStatus(answer.error, true); } else { draw(answer); remember(answer.faces); showBars(answer.faces); }
     answered += 1;
     const seconds = (performance.now() - started) / 1000;
     document.getElementById("rate").textContent = (answered / seconds).toFixed(1) + " frames/s, " +
@@ -85,6 +89,19 @@ function draw(answer) {
   }
 }
 
+function remember(faces) {
+  const now = performance.now() / 1000;
+  for (const face of faces) {
+    if (!face.track_id) continue;
+    if (!history.has(face.track_id)) history.set(face.track_id, []);
+    history.get(face.track_id).push({ t: now, probs: face.probs });
+  }
+  for (const [id, points] of history) {
+    while (points.length && now - points[0].t > HISTORY_SECONDS) points.shift();
+    if (!points.length) history.delete(id);
+  }
+}
+
 function showBars(faces) {
   bars.replaceChildren();
   if (!faces.length) { bars.innerHTML = '<p class="hint">No face in view.</p>'; return; }
@@ -92,15 +109,56 @@ function showBars(faces) {
     const block = document.createElement("div");
     block.className = "face";
     block.innerHTML = "<strong>" + (face.track_id ? "Face #" + face.track_id : "Face") + "</strong>";
+    const rows = document.createElement("div");
     for (const [label, p] of Object.entries(face.probs)) {
       const row = document.createElement("div");
       row.className = "row";
       row.innerHTML = "<span>" + label + "</span><div><div class=\"bar\" style=\"width:" + (100 * p).toFixed(1) +
-        "%\"></div></div><span>" + Math.round(100 * p) + "%</span>";
-      block.appendChild(row);
+        "%;background:" + (colors[label] || "#3a6ee8") + "\"></div></div><span>" + Math.round(100 * p) + "%</span>";
+      rows.appendChild(row);
     }
+    const body = document.createElement("div");
+    body.className = "face-body";
+    body.appendChild(rows);
+    if (face.track_id && history.has(face.track_id)) body.appendChild(timeline(history.get(face.track_id)));
+    block.appendChild(body);
     bars.appendChild(block);
   }
+}
+
+// The face's last HISTORY_SECONDS: one line per emotion, in its colour; now is the right edge.
+function timeline(points) {
+  const canvas = document.createElement("canvas");
+  canvas.className = "timeline";
+  canvas.width = 240;
+  canvas.height = 72;
+  canvas.title = "this face's emotions over the last " + HISTORY_SECONDS + " seconds";
+  const context = canvas.getContext("2d");
+  const [w, h, top] = [canvas.width, canvas.height - 12, 2];
+  const now = performance.now() / 1000;
+  context.fillStyle = "#1d2026";
+  context.fillRect(0, 0, w, canvas.height);
+  context.lineWidth = 1.5;
+  for (const label of Object.keys(points[points.length - 1].probs)) {
+    context.strokeStyle = colors[label] || "#888";
+    context.beginPath();
+    points.forEach((point, i) => {
+      const x = w * (1 - (now - point.t) / HISTORY_SECONDS);
+      const y = top + (h - top) * (1 - point.probs[label]);
+      if (i) context.lineTo(x, y); else context.moveTo(x, y);
+    });
+    context.stroke();
+  }
+  context.fillStyle = "#889";
+  context.font = "10px system-ui, sans-serif";
+  context.fillText("-" + HISTORY_SECONDS + " s", 2, canvas.height - 2);
+  context.fillText("now", w - 22, canvas.height - 2);
+  return canvas;
+}
+
+function loadColors() {
+  fetch(withKey("/v1/model")).then((r) => r.ok ? r.json() : {}).then((info) => { colors = info.class_colors || {}; })
+    .catch(() => {});
 }
 
 async function sendPhoto(file) {
@@ -137,6 +195,8 @@ drop.addEventListener("drop", (event) => {
 });
 document.getElementById("camera").addEventListener("click", startCamera);
 
-fetch(withKey("/readyz")).then((r) => setStatus(r.ok ? "ready: start the camera" : "the model is loading…"))
-  .catch(() => setStatus("server unreachable", true));
+fetch(withKey("/readyz")).then((r) => {
+  setStatus(r.ok ? "ready: start the camera" : "the model is loading…");
+  if (r.ok) loadColors();
+}).catch(() => setStatus("server unreachable", true));
 if (params.get("autostart") === "1") startCamera();
