@@ -60,6 +60,9 @@ def test_detect_a_photo_a_folder_and_a_video_without_tensorflow(lean, tmp_path):
     assert {"astronaut.jpg", "camera.png", "notes.jpg", "clip.mp4"} <= sources
     assert sum(1 for line in lines if Path(line["source"]).name == "clip.mp4" and "frame" in line) == 12
     assert any("error" in line for line in lines if Path(line["source"]).name == "notes.jpg")
+    summary = _run(lean, "emodet", "summarize", str(records), "--csv", str(tmp_path / "tracks.csv"))
+    assert summary.returncode == 0 and "clip.mp4" in summary.stdout, summary.stderr  # no extra needed for this
+    assert (tmp_path / "tracks.csv").read_text().count("\n") == 1 + 12
 
 
 def test_the_python_api_without_tensorflow(lean):
@@ -76,6 +79,7 @@ def test_the_python_api_without_tensorflow(lean):
     (["emodet", "evaluate", "--data", "fer2013:x.csv"], "train"),
     (["emodet", "detect", str(SAMPLES / "astronaut.jpg"), "--model", "model.keras"], "train"),
     (["emodet", "serve"], "serve"),
+    (["emodet", "detect", str(SAMPLES / "astronaut.jpg"), "--report", "report.html"], "report"),
     (["python", "-c", "import emodet; emodet.train"], "train"),
 ])
 def test_a_feature_whose_extra_is_missing_says_which_in_one_line(lean, tmp_path, argv, extra):
