@@ -310,9 +310,11 @@ def _run_report(args, class_names, outputs):
         return None
     from emodet.inference.sinks import read_headers
     from emodet.summary.collector import RunReport
+    from emodet.summary.records import RecordReader
 
-    if args.resume and outputs.journal is not None:
-        return RunReport(args.report, class_names, read_headers(outputs.journal.path), outputs.journal.records())
+    if args.resume and outputs.journal is not None:  # the earlier parts' records, streamed from the journal
+        return RunReport(args.report, class_names, read_headers(outputs.journal.path),
+                         RecordReader([outputs.journal.path]))
     return RunReport(args.report, class_names, [outputs.header])
 
 
