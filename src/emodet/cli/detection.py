@@ -141,9 +141,8 @@ def _summary_lines(summary) -> list[str]:
 
 
 def _run_detect(args) -> int:
-    from emodet.inference.batch import process, run_header
+    from emodet.inference.batch_run import BatchRun
     from emodet.inference.pipeline import EmotionDetector
-    from emodet.inference.sinks import AnnotatedSaver
     from emodet.inference.sources import expand_sources
 
     _check_detect_args(args)
@@ -155,55 +154,45 @@ def _run_detect(args) -> int:
     if args.engine == "ray":
         return _detect_on_ray(args, settings)
     detector = EmotionDetector(model_location(args.model, args.registry), settings=settings)
-    class_names = detector.class_names  # load the model and the face detector now, so a bad --model
+    detector.class_names  # load the model and the face detector now, so a bad --model
     detector.face_detector  # or --detector fails before any work is done
     inputs = expand_sources(args.sources)
-    header = run_header(detector.describe(), stride=args.stride)
-    outputs = _DetectOutputs(args, class_names, header)
-    report = _run_report(args, class_names, outputs)
-    if args.resume and outputs.journal is not None and not outputs.journal.existed:
-        print(f"resuming: {outputs.journal.path} does not exist, so no input is recorded as done and all "
-              f"{len(inputs)} will run; to skip the finished inputs of an earlier run, resume with the "
-              "--jsonl/--json/--csv it wrote")
-    elif args.resume:
-        skipped = [i for i in inputs if i.name in outputs.done]
-        inputs = [i for i in inputs if i.name not in outputs.done]
-        retried = sum(i.name in outputs.retried for i in inputs)
-        print(f"resuming: {len(skipped)} input(s) already done, {len(inputs)} to go"
-              + (f" ({retried} failed before, retried)" if retried else ""))
-    saver = AnnotatedSaver(args.save) if args.save else None
-    tally = _Tally()
-    with StopOnSignals() as stop:
-        try:
-            with _Progress(inputs, enabled=not args.quiet) as progress:
-                for record in process(detector, inputs, stride=args.stride, saver=saver, on_frame=progress.frame,
-                                      observe=report.observe if report else None):
-                    outputs.write(record)
-                    tally.add(record)
-                    if report is not None:
-                        report.add(record)
-                    if not args.quiet:
-                        _print_record(record, progress.write)
-                    if record.result is None or record.result.frame_index is None:
-                        progress.input_done()
-                    if stop.signal:
-                        break
-        finally:
-            outputs.close()
-            if saver is not None:
-                saver.close()
-    print(tally.summary())
-    if report is not None:
-        print(f"report: {report.write()}")
-    earlier_failures = len(outputs.failed_before - outputs.retried)
-    if earlier_failures:
-        print(f"{earlier_failures} input(s) failed in an earlier part of this run and were skipped "
+    run = BatchRun(detector, jsonl=args.jsonl, json=args.json, csv=args.csv, save=args.save, report=args.report,
+                   stride=args.stride, resume=args.resume, retry_failed=args.retry_failed)
+    if args.resume:
+        inputs = _resumed(run, inputs)
+    with StopOnSignals() as stop, _Progress(inputs, enabled=not args.quiet) as progress:
+        def on_record(record):
+            if not args.quiet:
+                _print_record(record, progress.write)
+            if record.result is None or record.result.frame_index is None:
+                progress.input_done()
+
+        tally = run.run(inputs, on_record=on_record, on_frame=progress.frame, should_stop=lambda: bool(stop.signal))
+    print(_tally_text(tally))
+    if args.report:
+        print(f"report: {run.write_report()}")
+    if run.earlier_failures:
+        print(f"{run.earlier_failures} input(s) failed in an earlier part of this run and were skipped "
               "(--retry-failed tries them again)")
     if stop.signal:
         print(f"interrupted by {stop.signal_name}: the outputs hold every finished input; "
               "continue with the same command and --resume", file=sys.stderr)
         return 128 + stop.signal
-    return EXIT_FAILURES if tally.failures or earlier_failures else 0
+    return EXIT_FAILURES if tally.failures or run.earlier_failures else 0
+
+
+def _resumed(run, inputs: list) -> list:
+    """The inputs left after an earlier part of the run, said on the terminal."""
+    left = run.resumption(inputs)
+    if left.journal_missing:
+        print(f"resuming: {run.journal.path} does not exist, so no input is recorded as done and all "
+              f"{len(inputs)} will run; to skip the finished inputs of an earlier run, resume with the "
+              "--jsonl/--json/--csv it wrote")
+    else:
+        print(f"resuming: {left.skipped} input(s) already done, {len(left.to_run)} to go"
+              + (f" ({left.retried} failed before, retried)" if left.retried else ""))
+    return left.to_run
 
 
 def _detect_on_ray(args, settings) -> int:
@@ -265,79 +254,11 @@ def _check_detect_args(args) -> None:
                           "the local engine writes --jsonl/--csv/--json")
 
 
-class _DetectOutputs:
-    """The run's journal and the sinks the user asked for, opened for a new run or a resume."""
-
-    def __init__(self, args, class_names, header: dict):
-        try:
-            self._open(args, class_names, header)
-        except OSError as exc:
-            raise EmodetError(f"cannot write the output file {exc.filename or ''}: {exc.strerror or exc}; "
-                              "choose a folder that exists and is writable") from None
-
-    def _open(self, args, class_names, header: dict) -> None:
-        from emodet.inference.sinks import CsvSink, Journal, JsonSink, journal_path
-
-        path = journal_path(args.jsonl, args.json, args.csv)
-        self.journal = Journal(path, resume=args.resume, retry_failed=args.retry_failed, header=header) \
-            if path else None
-        self.header = header
-        self.done = self.journal.done if self.journal else set()
-        self.retried = self.journal.retried if self.journal else set()
-        self.failed_before = self.journal.failed_before if self.journal else set()
-        self.sinks = []
-        if args.json:
-            self.sinks.append(JsonSink(args.json, self.journal))
-        if args.csv:
-            self.sinks.append(CsvSink(args.csv, class_names, self.journal, resume=args.resume))
-
-    def write(self, record) -> None:
-        if self.journal is not None:
-            self.journal.write(record)
-        for sink in self.sinks:
-            sink.write(record)
-
-    def close(self) -> None:
-        if self.journal is not None:
-            self.journal.close()
-        for sink in self.sinks:
-            sink.close()
-
-
-def _run_report(args, class_names, outputs):
-    """The report of this run (``--report``), holding the records of its earlier parts when resumed."""
-    if not args.report:
-        return None
-    from emodet.inference.sinks import read_headers
-    from emodet.summary.collector import RunReport
-    from emodet.summary.records import RecordReader
-
-    if args.resume and outputs.journal is not None:  # the earlier parts' records, streamed from the journal
-        return RunReport(args.report, class_names, read_headers(outputs.journal.path),
-                         RecordReader([outputs.journal.path]))
-    return RunReport(args.report, class_names, [outputs.header])
-
-
-class _Tally:
-    def __init__(self):
-        self.images = self.frames = self.faces = 0
-        self.failures: list[tuple[str, str]] = []
-
-    def add(self, record) -> None:
-        if record.error:
-            self.failures.append((record.source, record.error))
-        elif record.result is not None:
-            self.faces += len(record.result.faces)
-            if record.result.frame_index is None:
-                self.images += 1
-            else:
-                self.frames += 1
-
-    def summary(self) -> str:
-        lines = [f"{self.images} image(s), {self.frames} video frame(s), {self.faces} face(s), "
-                 f"{len(self.failures)} failed"]
-        lines += [f"  failed: {source}: {error}" for source, error in self.failures]
-        return "\n".join(lines)
+def _tally_text(tally) -> str:
+    lines = [f"{tally.images} image(s), {tally.frames} video frame(s), {tally.faces} face(s), "
+             f"{len(tally.failures)} failed"]
+    lines += [f"  failed: {source}: {error}" for source, error in tally.failures]
+    return "\n".join(lines)
 
 
 class _Progress:

@@ -10,20 +10,19 @@ Image arguments are uint8 ``(N, H, W, 1|3)`` arrays (or
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from emodet.errors import ConfigError, DataError
 from emodet.inference.tta import tta_label
+from emodet.plotting import png_bytes
 
 if TYPE_CHECKING:
     import keras
@@ -41,17 +40,6 @@ SPLIT_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860")
 
 # --------------------------------------------------------------------------------------------
 # Saving
-
-
-def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes, rendered with the Agg canvas (no display needed).
-
-    The "Software" metadata is dropped so the file carries no URL.
-    """
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig)  # attaches itself to the figure
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def save_png(fig: Figure, path: str | Path, dpi: int = 100) -> Path:

@@ -189,7 +189,7 @@ def _thumbnail(ref: FaceRef | None) -> str:
 
 
 def _figure(fig, caption: str) -> str:
-    from emodet.evaluation.plots import png_bytes
+    from emodet.plotting import png_bytes
 
     data = base64.b64encode(png_bytes(fig, DPI)).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(caption)}">'
