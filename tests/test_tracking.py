@@ -43,3 +43,43 @@ def test_a_new_face_far_from_every_track_gets_a_new_id():
     assert tracker.update(np.array([[100, 100, 80, 80]]), probs)[0] == [1]
     assert tracker.update(np.array([[500, 300, 80, 80]]), probs)[0] == [2]  # not a jump of the first face
     assert tracker.update(np.array([[90, 300, 30, 30]]), probs)[0] == [3]  # near, but a much smaller face
+
+
+def _frames_with_face(side: int, count: int = 30):
+    """640x480 frames with the astronaut's face, ``side`` pixels tall, drifting right."""
+    import cv2
+    from conftest import load_sample
+
+    face = cv2.resize(load_sample("astronaut.jpg")[30:250, 140:310], (round(side * 170 / 220), side))
+    frames = []
+    for i in range(count):
+        frame = np.full((480, 640, 3), 110, np.uint8)
+        frame[100:100 + face.shape[0], 150 + 2 * i:150 + 2 * i + face.shape[1]] = face
+        frames.append(frame)
+    return frames
+
+
+def test_large_followed_faces_are_searched_at_the_tracked_side(model_cache):
+    """Frames of a video whose face is large are searched at 320 px, a full-size search every tenth
+    frame; the faces found are where the full-size search finds them."""
+    from emodet.inference.settings import InferenceSettings
+    from emodet.inference.tracking import FULL_SEARCH_EVERY, iou_matrix
+
+    fast, full = EmotionDetector(detector="yunet"), EmotionDetector(settings=InferenceSettings(tracked_side=None))
+    tracker, sides, overlaps = fast.new_tracker(), [], []
+    for frame in _frames_with_face(260):
+        (face,) = fast.analyse(frame, tracker=tracker).faces
+        (reference,) = full.analyse(frame).faces
+        sides.append(tracker.last_search_side)
+        overlaps.append(iou_matrix(np.array([face.box]), np.array([reference.box]))[0, 0])
+    assert sides.count(640) == len(sides) // FULL_SEARCH_EVERY and sides.count(320) == len(sides) - sides.count(640)
+    assert min(overlaps) > 0.8
+
+
+def test_small_faces_are_always_searched_at_full_size(model_cache):
+    detector = EmotionDetector(detector="yunet")
+    tracker, sides = detector.new_tracker(), []
+    for frame in _frames_with_face(70, count=12):
+        assert len(detector.analyse(frame, tracker=tracker).faces) == 1
+        sides.append(tracker.last_search_side)
+    assert set(sides) == {640}  # a 70-px face would be 35 px at 320: too small to search for there

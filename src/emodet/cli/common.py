@@ -35,8 +35,8 @@ def add_tta_options(parser, timing: bool = False) -> None:
 
 def add_inference_options(parser) -> None:
     """The options of :class:`~emodet.inference.settings.InferenceSettings` that ``detect`` and
-    ``serve`` share (``--detector``, ``--max-side``, ``--smoothing``, ``--tta``/``--tta-crops``)."""
-    from emodet.inference.settings import DEFAULT_MAX_SIDE, DEFAULT_SMOOTHING
+    ``serve`` share (``--detector``, ``--max-side``, ``--tracked-side``, ``--smoothing``, ``--tta``/``--tta-crops``)."""
+    from emodet.inference.settings import DEFAULT_MAX_SIDE, DEFAULT_SMOOTHING, DEFAULT_TRACKED_SIDE
 
     parser.add_argument("--detector", help="face detector: yunet (default), mtcnn (slower, most robust on turned "
                                            "faces) or blazeface")
@@ -44,6 +44,10 @@ def add_inference_options(parser) -> None:
                         help="shrink images to at most this many pixels on their longer side before face detection "
                              f"(mtcnn and yunet; default {DEFAULT_MAX_SIDE}; 0 = never shrink, for small faces in "
                              "very wide or tall images, slower)")
+    parser.add_argument("--tracked-side", type=int, default=None, metavar="PIXELS",
+                        help="on video and streams, search frames for faces at this longer side while every face "
+                             f"being followed is large (default {DEFAULT_TRACKED_SIDE}; a full-size search still "
+                             "comes every 10 frames and when a face goes missing); 0 = always full size")
     parser.add_argument("--smoothing", type=float, default=None,
                         help="on video and streams, weight of the past in each face's moving average "
                              f"(0 = off, default {DEFAULT_SMOOTHING})")
@@ -56,12 +60,15 @@ def inference_settings(args):
     from emodet.errors import ConfigError
     from emodet.inference.settings import InferenceSettings
 
-    if args.max_side is not None and args.max_side != 0 and args.max_side < 64:
-        raise ConfigError(f"--max-side must be 0 (never shrink) or at least 64 pixels, got {args.max_side}")
+    for flag, value in (("--max-side", args.max_side), ("--tracked-side", args.tracked_side)):
+        if value is not None and value != 0 and value < 64:
+            raise ConfigError(f"{flag} must be 0 (off: always full size) or at least 64 pixels, got {value}")
     if args.smoothing is not None and not 0 <= args.smoothing < 1:
         raise ConfigError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
     settings = InferenceSettings().updated(detector=args.detector, smoothing=args.smoothing, tta=args.tta)
-    return settings if args.max_side is None else dataclasses.replace(settings, max_side=args.max_side or None)
+    sizes = {name: value or None for name, value in (("max_side", args.max_side), ("tracked_side", args.tracked_side))
+             if value is not None}  # 0 turns a size off (None), which updated() would read as "left out"
+    return dataclasses.replace(settings, **sizes)
 
 
 def tta_suffix(tta: str | None) -> str:

@@ -124,7 +124,7 @@ class EmotionDetector:
         faces are followed across calls and smoothed; ``frame`` gives the result its index and time;
         ``timings``, when given, receives ``detect_ms`` and ``classify_ms``."""
         started = time.perf_counter()
-        faces = [face for face in self.face_detector.detect(rgb) if face.score >= min_score]
+        faces = [face for face in self._search(rgb, tracker) if face.score >= min_score]
         detected = time.perf_counter()
         probs = self._classify([rgb], [faces])
         ids = None
@@ -133,6 +133,25 @@ class EmotionDetector:
         if timings is not None:
             timings.update(detect_ms=1000 * (detected - started), classify_ms=1000 * (time.perf_counter() - detected))
         return self._result(rgb, faces, probs, source, ids, frame)
+
+    def _search(self, rgb: np.ndarray, tracker) -> list:
+        """The faces of one frame. On a video whose followed faces are all large, the frame is searched
+        at ``settings.tracked_side`` (a quarter of the pixels at the defaults), unless the smaller
+        search finds fewer faces than were followed, or a full-size search is due
+        (:meth:`FaceTracker.may_search_smaller`; the tracker notes the side searched at)."""
+        detector = self.face_detector
+        full = max(rgb.shape[:2]) if getattr(detector, "max_side", None) is None else \
+            min(max(rgb.shape[:2]), detector.max_side)
+        side = self.settings.tracked_side
+        if tracker is not None and side and side < full and hasattr(detector, "max_side") \
+                and tracker.may_search_smaller(side / full):
+            faces = _searched_at(detector, side, rgb)
+            if len(faces) >= tracker.visible:
+                tracker.searched(side, full=False)
+                return faces
+        if tracker is not None:
+            tracker.searched(full, full=True)
+        return detector.detect(rgb)
 
     def _classify(self, images: list[np.ndarray], found: list[list]) -> np.ndarray:
         from emodet.inference.align import align_faces
@@ -182,6 +201,16 @@ class FrameStream:
         source = str(self.reader.source)
         for frame in self.reader:
             yield self.detector.analyse(frame.rgb, tracker=self.tracker, source=source, frame=frame), frame.rgb
+
+
+def _searched_at(detector, side: int, rgb: np.ndarray) -> list:
+    """``detector``'s faces in ``rgb`` shrunk to ``side`` pixels on its longer side (boxes in ``rgb``'s pixels)."""
+    full = detector.max_side
+    detector.max_side = side  # the pipeline's own detector, used by one thread (the server keeps one per thread)
+    try:
+        return detector.detect(rgb)
+    finally:
+        detector.max_side = full
 
 
 def _source_name(image) -> str:

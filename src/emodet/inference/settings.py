@@ -18,6 +18,12 @@ from emodet.inference.detectors import DEFAULT_DETECTOR
 #: (0 turns it off). Single images are never smoothed.
 DEFAULT_SMOOTHING = 0.6
 
+#: On video and streams, the longer side at which frames are searched for faces while every face
+#: being followed is large (about 100 px and up in a 640-px frame): a quarter of the pixels of a
+#: full-size search, about half the time of a whole frame here (docs/BENCHMARKS.md, "Speed").
+#: ``None`` always searches at ``max_side``.
+DEFAULT_TRACKED_SIDE = 320
+
 #: Images are shrunk to this many pixels on their longer side before face detection (the detectors
 #: that take ``max_side``: yunet, mtcnn); ``None`` never shrinks (small faces in huge images).
 DEFAULT_MAX_SIDE = 640
@@ -33,6 +39,9 @@ class InferenceSettings:
     alignment: str = DEFAULT_ALIGNMENT  # "template" (landmarks onto FER2013's layout) or "box"
     tta: str | None = None  # None, "flip" or "crops" (emodet.inference.tta)
     smoothing: float = DEFAULT_SMOOTHING
+    # On video and streams, while every followed face is large, faces are searched at this longer side
+    # (full size every few frames and whenever a face goes missing); None: always at max_side.
+    tracked_side: int | None = DEFAULT_TRACKED_SIDE
     # Further options of the face detector (its constructor's keywords, e.g. score_threshold).
     detector_options: tuple[tuple[str, object], ...] = field(default=())
 
@@ -42,8 +51,10 @@ class InferenceSettings:
         object.__setattr__(self, "tta", tta_mode(self.tta))
         if not 0 <= self.smoothing < 1:
             raise ConfigError(f"smoothing must be in [0, 1) (0 turns it off), got {self.smoothing}")
-        if self.max_side is not None and self.max_side < 64:
-            raise ConfigError(f"max_side must be None (never shrink) or at least 64 pixels, got {self.max_side}")
+        for name in ("max_side", "tracked_side"):
+            value = getattr(self, name)
+            if value is not None and value < 64:
+                raise ConfigError(f"{name} must be None (off) or at least 64 pixels, got {value}")
         if self.alignment not in ALIGNMENTS:
             raise ConfigError(f"alignment must be one of {', '.join(ALIGNMENTS)}, got {self.alignment!r}")
 

@@ -31,6 +31,12 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 #: Analysed frames a track may have missed and still be matched by centre distance (beyond, only by overlap).
 RECENT = 2
+#: While every followed face is large, a frame may be searched smaller; a full-size search comes at
+#: least every this many analysed frames, to find new and small faces.
+FULL_SEARCH_EVERY = 10
+#: The smallest followed face, in pixels at the smaller search's scale, that allows a smaller search
+#: (YuNet finds faces from about 10 px; a margin keeps its landmarks precise enough for alignment).
+MIN_SEARCHED_FACE = 48
 
 
 @dataclass
@@ -68,6 +74,8 @@ class FaceTracker:
     max_missed: int = 45  # about 1.5-2 s at 25-30 analysed frames a second
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
+    _since_full_search: int = 0
+    last_search_side: int | None = None  # the longer side the last frame was searched at
 
     def __post_init__(self):
         if not 0.0 <= self.smoothing < 1.0:
@@ -98,6 +106,24 @@ class FaceTracker:
                 track.missed += 1
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         return ids, smoothed
+
+    @property
+    def visible(self) -> int:
+        """Faces matched on the last frame."""
+        return sum(t.missed == 0 for t in self._tracks)
+
+    def may_search_smaller(self, scale: float) -> bool:
+        """Whether the next frame may be searched for faces at ``scale`` (< 1) of the full-size search:
+        faces are being followed, each seen on the last frame at MIN_SEARCHED_FACE pixels or more at
+        that scale, and the last full-size search is fewer than FULL_SEARCH_EVERY frames back."""
+        sizes = [np.sqrt(t.box[2] * t.box[3]) for t in self._tracks if t.missed == 0]
+        due = self._since_full_search >= FULL_SEARCH_EVERY - 1
+        return bool(sizes) and not due and min(sizes) * scale >= MIN_SEARCHED_FACE
+
+    def searched(self, side: int, full: bool) -> None:
+        """Note how this frame was searched: at ``side`` pixels, full size or not (:meth:`may_search_smaller`)."""
+        self._since_full_search = 0 if full else self._since_full_search + 1
+        self.last_search_side = side
 
     def _assign(self, boxes: np.ndarray) -> dict[int, _Track]:
         """Each box to a free track: by overlap with the predicted boxes, the most overlapping pairs
