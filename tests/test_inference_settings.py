@@ -20,7 +20,7 @@ def test_defaults_in_one_place_and_bad_values_refused():
     default = InferenceSettings()
     assert (default.detector, default.max_side, default.smoothing, default.tta) == ("yunet", DEFAULT_MAX_SIDE,
                                                                                    DEFAULT_SMOOTHING, None)
-    for bad in ({"smoothing": 1.0}, {"max_side": 10}, {"alignment": "eyes"}, {"tta": "rotate"}):
+    for bad in ({"smoothing": 1.0}, {"max_side": 10}, {"tracked_side": 32}, {"alignment": "eyes"}, {"tta": "rotate"}):
         with pytest.raises(ConfigError):
             InferenceSettings(**bad)
 
@@ -40,6 +40,10 @@ def test_detect_and_serve_read_the_same_options(verb):
     bad = build_parser().parse_args([*verb, "--smoothing", "1.5"])
     with pytest.raises(ConfigError, match="--smoothing must be in"):
         inference_settings(bad)
+    assert inference_settings(build_parser().parse_args([*verb, "--tracked-side", "0"])).tracked_side is None
+    assert inference_settings(build_parser().parse_args([*verb, "--tracked-side", "480"])).tracked_side == 480
+    with pytest.raises(ConfigError, match="--tracked-side must be 0"):
+        inference_settings(build_parser().parse_args([*verb, "--tracked-side", "20"]))
 
 
 def test_the_settings_change_what_the_pipeline_computes():
