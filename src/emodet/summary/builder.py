@@ -172,6 +172,7 @@ class SummaryBuilder:
                             f"{', '.join(self.class_names or ())} and were left out")
         class_names = self.class_names or _classes_from(headers)
         videos = [self._video(source, state, class_names) for source, state in self.videos.items()]
+        self.videos = {}  # their buffers are the videos' arrays now: a builder is finished once
         photos = PhotoSummary(
             photos=len(self.photo_rows), faces=sum(self.faces_per_class.values()),
             faces_per_class={c: self.faces_per_class[c] for c in class_names},
@@ -185,6 +186,7 @@ class SummaryBuilder:
 
     def _video(self, source: str, state: _VideoState, class_names) -> VideoSummary:
         times, frames, faces = state.frames.sorted()
+        state.frames = None
         step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
         states = _linked(state.tracks)
         tracks = _numbered(states, class_names, step, source, renumber=len(states) < len(state.tracks))
@@ -245,7 +247,11 @@ def _linked(tracks: dict) -> list[_TrackState]:
 def _numbered(states: list[_TrackState], class_names, step: float, source: str, renumber: bool) -> list[Track]:
     """The tracks in the order they first appear, with the records' track ids, or, where ranges of a
     Ray run were linked (their ids start anew in every range), numbered 1, 2, ... in that order."""
-    series = sorted(((state.series.sorted(), state) for state in states), key=lambda item: item[0][0][0])
+    series = []
+    for state in states:
+        series.append((state.series.sorted(), state))
+        state.series = None  # its buffers go as soon as the track has its own arrays
+    series.sort(key=lambda item: item[0][0][0])
     return [Track(source, number if renumber else state.track_id, times, frames, probs, tuple(class_names), step,
                   state.best)
             for number, ((times, frames, probs), state) in enumerate(series, 1)]

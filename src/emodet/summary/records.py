@@ -64,11 +64,11 @@ class RecordReader:
     def _read(self, path: Path) -> Iterator[dict]:
         bad = 0
         try:
-            with open(path, encoding="utf-8", errors="replace") as file:
+            with open(path, "rb") as file:
                 for line in file:
                     record = _parse(line)
                     if record is None:
-                        if line.endswith("\n"):
+                        if line.endswith(b"\n"):
                             bad += bool(line.strip())
                         else:
                             self.problems.append(f"{path}: the last line is cut short (the run was stopped while "
@@ -97,9 +97,22 @@ class RecordReader:
                                  "fields this version does not know are ignored")
 
 
-def _parse(line: str) -> dict | None:
+def _parse(line: bytes) -> dict | None:
     try:
-        value = json.loads(line)
-    except json.JSONDecodeError:
+        value = _loads(line)
+    except ValueError:  # json's and orjson's decode errors both are
         return None
     return value if isinstance(value, dict) else None
+
+
+def _json_loads():
+    """orjson's parser when it is installed (the report extra brings it; about twice as fast on records,
+    most of the time of a summary), else the standard library's."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+    return orjson.loads
+
+
+_loads = _json_loads()

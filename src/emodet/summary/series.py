@@ -28,9 +28,13 @@ class Series:
             self.add(other.times[i], other.frames[i], other.values[i])
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(times, frames, values) in frame order (a Ray run's ranges arrive in any order)."""
-        order = np.argsort(self.frames[:self.size], kind="stable")
-        return self.times[:self.size][order], self.frames[:self.size][order], self.values[:self.size][order]
+        """(times, frames, values) in frame order (a Ray run's ranges arrive in any order), as copies
+        trimmed to the rows held (so the buffers, with their spare capacity, can go)."""
+        frames = self.frames[:self.size]
+        if np.all(frames[1:] >= frames[:-1]):  # a local run's frames come in order: no reordering copy
+            return self.times[:self.size].copy(), frames.copy(), self.values[:self.size].copy()
+        order = np.argsort(frames, kind="stable")
+        return self.times[:self.size][order], frames[order], self.values[:self.size][order]
 
     def _grow(self) -> None:
         capacity = 2 * len(self.times)
