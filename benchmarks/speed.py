@@ -61,7 +61,7 @@ def main() -> None:
         fps_table(runtimes, workdir, args.frames, args.repeats)
 
 
-def load_table(model: Path | None, size_mb: float, repeats: int) -> None:
+def load_table(model: Path, size_mb: float, repeats: int) -> None:
     """Seconds to load the model file(s) into a ready classifier (TensorFlow already imported)."""
     from emodet.inference.loading import load_classifier
 
@@ -177,17 +177,18 @@ def _make_video(path: Path, faces: int, frames: int) -> Path:
     return path
 
 
-def _model(name: str) -> tuple[Path | None, str, float]:
-    """What load_classifier takes (None: the bundled model), a label and the size on disk in MB."""
+def _model(name: str) -> tuple[Path, str, float]:
+    """The Keras file the runtimes are exported from (``bundled``: the bundled model's), a label and
+    its size on disk in MB. (``load_classifier(None)`` would give the bundled ONNX file, not Keras.)"""
     if name == "bundled":
         from emodet.bundled import bundled_model_path
 
         path = bundled_model_path()
-        return None, f"{path.name} (bundled)", path.stat().st_size / 1e6
+        return path, f"{path.name} (bundled)", path.stat().st_size / 1e6
     return Path(name), Path(name).name, Path(name).stat().st_size / 1e6
 
 
-def _runtimes(model: Path | None, workdir: Path) -> dict:
+def _runtimes(model: Path, workdir: Path) -> dict:
     from emodet.data import load_split
     from emodet.exporter import export
     from emodet.inference.loading import load_classifier

@@ -143,14 +143,15 @@ class EmotionDetector:
         full = max(rgb.shape[:2]) if getattr(detector, "max_side", None) is None else \
             min(max(rgb.shape[:2]), detector.max_side)
         side = self.settings.tracked_side
+        tried = False
         if tracker is not None and side and side < full and hasattr(detector, "max_side") \
                 and tracker.may_search_smaller(side / full):
-            faces = _searched_at(detector, side, rgb)
+            faces, tried = _searched_at(detector, side, rgb), True
             if len(faces) >= tracker.visible:
                 tracker.searched(side, full=False)
                 return faces
         if tracker is not None:
-            tracker.searched(full, full=True)
+            tracker.searched(full, full=True, missed_faces=tried)
         return detector.detect(rgb)
 
     def _classify(self, images: list[np.ndarray], found: list[list]) -> np.ndarray:

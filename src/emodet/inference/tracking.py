@@ -75,6 +75,7 @@ class FaceTracker:
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
     _since_full_search: int = 0
+    _backoff: int = 0  # frames before the smaller search is tried again after it missed faces
     last_search_side: int | None = None  # the longer side the last frame was searched at
 
     def __post_init__(self):
@@ -118,11 +119,15 @@ class FaceTracker:
         that scale, and the last full-size search is fewer than FULL_SEARCH_EVERY frames back."""
         sizes = [np.sqrt(t.box[2] * t.box[3]) for t in self._tracks if t.missed == 0]
         due = self._since_full_search >= FULL_SEARCH_EVERY - 1
-        return bool(sizes) and not due and min(sizes) * scale >= MIN_SEARCHED_FACE
+        return bool(sizes) and not due and not self._backoff and min(sizes) * scale >= MIN_SEARCHED_FACE
 
-    def searched(self, side: int, full: bool) -> None:
-        """Note how this frame was searched: at ``side`` pixels, full size or not (:meth:`may_search_smaller`)."""
+    def searched(self, side: int, full: bool, missed_faces: bool = False) -> None:
+        """Note how this frame was searched: at ``side`` pixels, full size or not (:meth:`may_search_smaller`).
+        ``missed_faces``: a smaller search found fewer faces than were followed, so the frame was searched
+        again at full size; the smaller search is then not tried for FULL_SEARCH_EVERY frames (a scene
+        whose faces it misses would otherwise pay for both searches on most frames)."""
         self._since_full_search = 0 if full else self._since_full_search + 1
+        self._backoff = FULL_SEARCH_EVERY if missed_faces else max(self._backoff - 1, 0)
         self.last_search_side = side
 
     def _assign(self, boxes: np.ndarray) -> dict[int, _Track]:
