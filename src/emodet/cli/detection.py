@@ -1,4 +1,5 @@
-"""``emodet detect``: faces and emotions in images, folders, videos and streams, written as it goes."""
+"""``emodet detect``: faces and emotions in images, folders, videos and streams, written as it goes;
+``emodet summarize``: what the faces of such a run showed, from the records it wrote."""
 
 from __future__ import annotations
 
