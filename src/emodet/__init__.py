@@ -30,6 +30,7 @@ _EXPORTS = {
     "EmotionDetector": "emodet.inference.pipeline",
     "FrameResult": "emodet.inference.results",
     "FaceResult": "emodet.inference.results",
+    "summarize": "emodet.summary",
     "export": "emodet.exporter",
 }
 
