@@ -201,6 +201,18 @@ def test_damaged_records_give_a_report_that_says_what_is_missing(scene, tmp_path
         assert summary.videos[0].analysed_frames == 19 + 11  # the frames of the two shards that are there
 
 
+def test_records_emodet_did_not_write_are_left_out_and_counted(tmp_path):
+    lines = ['{"source": "a.mp4", "frame": "x", "faces": []}', '{"source": "a.mp4", "frame": 1, "faces": "oops"}',
+             '{"source": "b.jpg", "faces": [1, {"probs": 3}, {"box": "?", "probs": {"happy": 0.9, "sad": 0.1}}]}',
+             '{"source": "c.mp4", "frame": 0, "faces": [{"box": [1, 2], "probs": {"happy": 0.9, "sad": 0.1}}]}']
+    (tmp_path / "odd.jsonl").write_text("\n".join(lines) + "\n")
+    summary = summarize(tmp_path / "odd.jsonl")
+    assert summary.photos.faces == 1 and len(summary.videos) == 2
+    assert any("1 record(s) had a frame number" in p for p in summary.problems)
+    assert any("2 face(s) had no probabilities" in p for p in summary.problems)
+    write_report(summary, tmp_path / "odd.html")  # and the report is written
+
+
 def test_bad_arguments_get_one_line(tmp_path, capsys):
     assert main(["summarize", str(tmp_path / "nowhere.jsonl")]) == 2
     assert "do not exist" in capsys.readouterr().err

@@ -82,6 +82,7 @@ class SummaryBuilder:
         self.failures: list[tuple[str, str]] = []
         self.failure_count = 0
         self.skipped_faces = 0
+        self.skipped_records = 0
         self._order = itertools.count()
 
     def add(self, record: dict, image: np.ndarray | None = None) -> None:
@@ -99,7 +100,7 @@ class SummaryBuilder:
 
     def _probs(self, face: dict) -> list[float] | None:
         """The face's probabilities in class order (a list: cheaper than an array per face, a million times)."""
-        probs = face.get("probs")
+        probs = face.get("probs") if isinstance(face, dict) else None
         if not isinstance(probs, dict):
             self.skipped_faces += 1
             return None
@@ -114,17 +115,22 @@ class SummaryBuilder:
     def _add_frame(self, record: dict, image) -> None:
         video = self.videos.setdefault(record["source"], _VideoState())
         video.width, video.height = record.get("width", video.width), record.get("height", video.height)
-        frame = int(record["frame"])
-        time = float(record.get("timestamp") if record.get("timestamp") is not None else frame)
-        segment = int(record.get("segment", 0))
-        faces = [(face, p) for face in record.get("faces", ()) if (p := self._probs(face)) is not None]
+        try:
+            frame = int(record["frame"])
+            time = float(record.get("timestamp") if record.get("timestamp") is not None else frame)
+            segment = int(record.get("segment", 0))
+        except (TypeError, ValueError):  # not a frame record emodet wrote
+            self.skipped_records += 1
+            return
+        listed = record.get("faces") if isinstance(record.get("faces"), list) else []
+        faces = [(face, p) for face in listed if (p := self._probs(face)) is not None]
         video.frames.add(time, frame, len(faces))
         for face, probs in faces:
             key = (segment, face.get("track_id"))
             track = video.tracks.get(key)
             if track is None:
                 track = video.tracks[key] = _TrackState(face.get("track_id"), Series(len(self.class_names), 16))
-            box = tuple(face.get("box", (0, 0, 0, 0)))
+            box = _box(face)
             track.add(time, frame, probs, box)
             clarity = _clarity(face)
             if clarity > track.best_clarity:
@@ -160,13 +166,16 @@ class SummaryBuilder:
             heapq.heapreplace(heap, (priority, next(self._order), make()))
 
     def _face_ref(self, source: str, frame: int | None, face: dict, probs: np.ndarray, image) -> FaceRef:
-        box = tuple(float(v) for v in face.get("box", (0, 0, 0, 0)))
+        box = _box(face)
         return FaceRef(source, frame, box, self.class_names, np.asarray(probs, np.float32),
                        None if image is None else crop_thumbnail(image, box))
 
     def finish(self, headers: list[dict] | None = None, problems: list[str] | None = None) -> DetectionSummary:
         """The summary of every record added so far."""
         problems = list(problems or [])
+        if self.skipped_records:
+            problems.append(f"{self.skipped_records} record(s) had a frame number or time that is not a number "
+                            "and were left out")
         if self.skipped_faces:
             problems.append(f"{self.skipped_faces} face(s) had no probabilities over the classes "
                             f"{', '.join(self.class_names or ())} and were left out")
@@ -197,10 +206,21 @@ class SummaryBuilder:
                             _frame_means(frames, tracks, len(class_names)), faces[:, 0], long, short)
 
 
+def _box(face: dict) -> tuple[float, float, float, float]:
+    """The face's box (x, y, w, h), or an empty one where the record's is not four numbers."""
+    box = face.get("box")
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        return (0.0, 0.0, 0.0, 0.0)
+    return (x, y, w, h)
+
+
 def _clarity(face: dict) -> float:
     """How good a face is as a track's picture: the detector's confidence, favouring faces up to 112 px."""
-    box = face.get("box") or (0, 0, 0, 0)
-    return float(face.get("detection_score", 0.0)) * min(1.0, math.sqrt(max(box[2] * box[3], 0)) / 112)
+    _, _, w, h = _box(face)
+    score = face.get("detection_score")
+    return (float(score) if isinstance(score, (int, float)) else 0.0) * min(1.0, math.sqrt(max(w * h, 0)) / 112)
 
 
 def _frame_means(frames: np.ndarray, tracks: list[Track], classes: int) -> np.ndarray:

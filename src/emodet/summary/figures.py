@@ -56,7 +56,8 @@ def on_screen(video: VideoSummary, class_names) -> Figure:
             _band(ax, times, probs.argmax(axis=1), class_names, y=row - 0.35, height=0.7, step=item.step)
     ax.set_yticks(range(len(rows)), [name for name, _ in rows])
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_xlim(video.times[0] if len(video.times) else 0, (video.times[-1] + video.step) if len(video.times) else 1)
+    start = float(video.times[0]) if len(video.times) else 0.0
+    ax.set_xlim(start, max(float(video.times[-1] + video.step) if len(video.times) else 0.0, start + 0.1))
     ax.set_xlabel("time in the video (s)")
     ax.set_ylabel("person (track)")
     ax.set_title("Who was on screen when, coloured by the dominant emotion", fontsize=10)
@@ -76,11 +77,13 @@ def video_emotions(video: VideoSummary, class_names) -> Figure:
         ax.stackplot(times, probs.T, colors=[color(name) for name in class_names], labels=class_names,
                      step="mid" if len(times) < 3 else None)
         ax.set_xlim(times[0], times[-1] if len(times) > 1 else times[0] + 1)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no face on screen", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylim(0, 1)
     ax.set_xlabel("time in the video (s)")
     ax.set_ylabel("mean probability")
     ax.set_title("The whole video: the mean emotion of the faces on screen over time", fontsize=10)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
