@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True)
-class FaceResult:
-    box: tuple[float, float, float, float]  # x, y, width, height in pixels of the input image
-    detection_score: float  # the face detector's confidence
+class ClassProbabilities:
+    """``label``, ``score`` and ``top`` of anything holding ``class_names`` and ``probs`` (a face's result,
+    a face a detection report shows)."""
+
     class_names: tuple[str, ...]
-    probs: np.ndarray  # (K,) emotion probabilities (temporally smoothed on video tracks)
-    landmarks: np.ndarray | None = None  # (5, 2): eyes, nose, mouth corners, image-left first
-    track_id: int | None = None  # stable across frames of a video or stream
+    probs: np.ndarray
 
     @property
     def label(self) -> str:
@@ -32,6 +30,16 @@ class FaceResult:
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(self.probs)[::-1][:k]
         return [(self.class_names[i], float(self.probs[i])) for i in order]
+
+
+@dataclass(frozen=True)
+class FaceResult(ClassProbabilities):
+    box: tuple[float, float, float, float]  # x, y, width, height in pixels of the input image
+    detection_score: float  # the face detector's confidence
+    class_names: tuple[str, ...]
+    probs: np.ndarray  # (K,) emotion probabilities (temporally smoothed on video tracks)
+    landmarks: np.ndarray | None = None  # (5, 2): eyes, nose, mouth corners, image-left first
+    track_id: int | None = None  # stable across frames of a video or stream
 
     def to_dict(self) -> dict:
         data = {

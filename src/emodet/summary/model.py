@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emodet.inference.results import ClassProbabilities
+
 #: The longer side, in pixels, of the face thumbnails a report shows.
 THUMBNAIL_SIDE = 96
 
 
 @dataclass
-class FaceRef:
+class FaceRef(ClassProbabilities):
     """One face a report shows: where it is (source, frame of a video, box) and what it showed;
     ``thumbnail`` is its RGB crop once cut (during the run, or from the source afterwards)."""
 
@@ -26,18 +28,6 @@ class FaceRef:
     class_names: tuple[str, ...]
     probs: np.ndarray
     thumbnail: np.ndarray | None = None
-
-    @property
-    def label(self) -> str:
-        return self.class_names[int(np.argmax(self.probs))]
-
-    @property
-    def score(self) -> float:
-        return float(np.max(self.probs))
-
-    def top(self, k: int = 2) -> list[tuple[str, float]]:
-        order = np.argsort(self.probs)[::-1][:k]
-        return [(self.class_names[i], float(self.probs[i])) for i in order]
 
 
 def crop_thumbnail(image: np.ndarray, box, side: int = THUMBNAIL_SIDE) -> np.ndarray | None:

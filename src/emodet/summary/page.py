@@ -20,6 +20,7 @@ import numpy as np
 
 from emodet.labels import class_color
 from emodet.summary import figures
+from emodet.summary.builder import MIN_TRACK_SECONDS
 from emodet.summary.model import DetectionSummary, FaceRef, Track, VideoSummary
 
 #: Timelines drawn per video at most (the longest tracks); the others are in its table.
@@ -108,7 +109,7 @@ def _video(video: VideoSummary, class_names, number: int) -> str:
     facts = (f"{_duration(video.duration)} analysed, {video.analysed_frames} frames "
              f"(one every {video.step:.2f} s), {video.width}x{video.height}; a face in {faced} frames "
              f"({100 * faced / video.analysed_frames:.0f}%); {len(video.tracks)} person track(s) of at least "
-             f"{_min_track()} s" + (f", {len(video.others)} shorter ones folded into 'others' "
+             f"{MIN_TRACK_SECONDS:g} s" + (f", {len(video.others)} shorter ones folded into 'others' "
                                      f"({sum(t.duration for t in video.others):.1f} s in all)" if video.others else "")
              + ("" if video.completed is not None else "; the run did not finish this video"))
     body = f"<p>{_e(facts)}</p>"
@@ -207,12 +208,6 @@ def _kv(rows) -> str:
 def _duration(seconds: float) -> str:
     minutes, rest = divmod(max(seconds, 0.0), 60)
     return f"{int(minutes)} min {rest:.0f} s" if minutes else f"{rest:.1f} s"
-
-
-def _min_track() -> str:
-    from emodet.summary.builder import MIN_TRACK_SECONDS
-
-    return f"{MIN_TRACK_SECONDS:g}"
 
 
 def _e(text) -> str:
