@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from emodet.data import load_split  # noqa: E402
-from emodet.data.feed import to_rgb_batch  # noqa: E402
+from emodet.data.images import to_rgb_batch  # noqa: E402
 from emodet.models import build_model  # noqa: E402
 from emodet.training.precision import dtype_policy  # noqa: E402
 

@@ -12,7 +12,7 @@ import emodet
 from emodet.bundled import bundled_model_path, load_bundled_model
 from emodet.errors import ConfigError, ModelError
 from emodet.inference.loading import load_classifier
-from emodet.inference.runtime import OnnxClassifier, TFLiteClassifier
+from emodet.inference.runtime import KerasClassifier, OnnxClassifier, TFLiteClassifier
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,20 @@ def test_exported_probabilities_match_keras(exported, faces, fmt, cls):
     expected = keras_classifier.predict(batch)
     assert np.abs(runtime.predict(batch) - expected).max() < 1e-4
     assert np.abs(runtime.predict(batch[:1]) - expected[:1]).max() < 1e-4  # batch 1 after batch 32
+
+
+@pytest.mark.parametrize("fmt", ["keras", "onnx", "tflite"])
+def test_every_runtime_scores_a_labelled_dataset_alike(exported, fer_splits, fmt):
+    """Classifier.predict_images, the one path of evaluation and of training's validation: grayscale
+    images at the dataset's size, fed in batches, give every runtime the Keras model's probabilities."""
+    keras_classifier = KerasClassifier(load_bundled_model())
+    classifier = keras_classifier if fmt == "keras" else load_classifier(exported[fmt])
+    images = fer_splits["test"].images[:40]
+    assert images.shape[1:] == (48, 48, 1)
+    expected = keras_classifier.source.predict(np.repeat(images, 3, -1), verbose=0)
+    probs = classifier.predict_images(images, batch_size=16)
+    assert probs.shape == (40, 7) and np.abs(probs - expected).max() < 1e-4
+    assert classifier.predict_images(images[:0]).shape == (0, 7)
 
 
 def test_saved_model_carries_its_contract(exported):

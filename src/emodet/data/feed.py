@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from emodet.data.images import LabelledImages
+from emodet.data.images import LabelledImages, to_rgb_batch
 from emodet.data.mixture import mixture_order
 
 
@@ -22,11 +22,6 @@ class Mixture:
 
     origin: np.ndarray
     shares: tuple[float, ...]
-
-
-def to_rgb_batch(images: np.ndarray) -> np.ndarray:
-    """(N, H, W, 1|3) uint8 -> (N, H, W, 3) uint8, the model's input contract."""
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) -> np.ndarray:

@@ -130,6 +130,11 @@ def resized(data: LabelledImages, size: int) -> LabelledImages:
     return LabelledImages(resize_images(data.images, size), data.targets, data.class_names, data.ids, data.name)
 
 
+def to_rgb_batch(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 1|3) uint8 -> (N, H, W, 3) uint8, the models' input contract."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
 def resize_images(images: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
     """A batch ``(N, H, W[, C])`` resized to ``size`` x ``size``, keeping its channel axis (which
     OpenCV drops for one channel). Area averaging by default: it antialiases when shrinking."""

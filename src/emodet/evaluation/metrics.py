@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emodet.data.images import LabelledImages, one_hot, resize_images
+from emodet.data.images import LabelledImages, one_hot
 from emodet.inference.tta import predict_with_tta, tta_label, tta_mode
 
 DEDUPLICATED = "without_train_duplicates"
@@ -138,40 +138,20 @@ def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool 
     """Class probabilities for every image; ``tta`` (``"flip"`` or ``True``, ``"crops"``) averages
     over views of each image (:mod:`emodet.inference.tta`).
 
-    ``model`` is a Keras model or a runtime classifier (:mod:`emodet.inference.runtime`: an
-    exported ``.onnx``/``.tflite`` file), which is fed the images resized to its input size.
+    ``model``: anything :func:`~emodet.inference.loading.load_classifier` takes (a Keras model, one
+    being trained included, a classifier, a model file); see ``Classifier.predict_images``.
     """
-    def predict(images: np.ndarray) -> np.ndarray:
-        return _predict(model, LabelledImages(images, data.targets, data.class_names, data.ids, data.name), batch_size)
+    from emodet.inference.loading import load_classifier
 
-    return predict_with_tta(predict, data.images, tta)
-
-
-def _predict(model, data: LabelledImages, batch_size: int) -> np.ndarray:
-    from emodet.data.feed import to_rgb_batch
-    from emodet.inference.runtime import Classifier
-
-    if not isinstance(model, Classifier):  # arrays, not a PyDataset: Keras feeds them natively (twice as fast)
-        return model.predict(to_rgb_batch(data.images), batch_size=batch_size, verbose=0)
-    size = model.image_size
-    probs = [np.zeros((0, len(model.class_names)), np.float32)]
-    for start in range(0, len(data), batch_size):
-        chunk = data.images[start:start + batch_size]
-        if chunk.shape[1:3] != (size, size):
-            chunk = resize_images(chunk, size)
-        probs.append(model.predict(to_rgb_batch(chunk)))
-    return np.concatenate(probs)
+    classifier = load_classifier(model)
+    return predict_with_tta(lambda images: classifier.predict_images(images, batch_size), data.images, tta)
 
 
 def model_classes(model) -> tuple[str, ...]:
-    """The class names a Keras emodet model or a runtime classifier predicts."""
-    from emodet.inference.runtime import Classifier
+    """The class names a model predicts (anything :func:`~emodet.inference.loading.load_classifier` takes)."""
+    from emodet.inference.loading import load_classifier
 
-    if isinstance(model, Classifier):
-        return tuple(model.class_names)
-    from emodet.models.classifier import describe
-
-    return describe(model).class_names
+    return tuple(load_classifier(model).class_names)
 
 
 def evaluate(model, data: LabelledImages, *, tta: bool | str | None = None, batch_size: int = 128,
@@ -183,9 +163,11 @@ def evaluate(model, data: LabelledImages, *, tta: bool | str | None = None, batc
     leaves out images of classes the model does not predict instead of refusing them.
     """
     from emodet.data.classmatch import match_classes
+    from emodet.inference.loading import load_classifier
 
-    data = match_classes(data, model_classes(model), drop_unknown=drop_unknown)
-    return report_from_probs(data, predict_proba(model, data, batch_size, tta), tta=tta)
+    classifier = load_classifier(model)
+    data = match_classes(data, classifier.class_names, drop_unknown=drop_unknown)
+    return report_from_probs(data, predict_proba(classifier, data, batch_size, tta), tta=tta)
 
 
 def evaluate_stream(model, data, *, tta: bool | str | None = None, batch_size: int = 128,
@@ -193,8 +175,10 @@ def evaluate_stream(model, data, *, tta: bool | str | None = None, batch_size: i
     """:func:`evaluate` for a :class:`~emodet.data.stream.StreamedSplit`: the split is read from disk
     batch by batch and never held in memory whole (no de-duplicated subset: that needs the pixels)."""
     from emodet.data.classmatch import model_columns, unknown_classes_error
+    from emodet.inference.loading import load_classifier
 
-    classes = model_classes(model)
+    classifier = load_classifier(model)
+    classes = classifier.class_names
     columns = model_columns(data.class_names, classes)
     if None in columns and not drop_unknown:  # checked before reading: the images are not in memory to count
         raise unknown_classes_error(data.source, data.class_names, classes)
@@ -206,7 +190,7 @@ def evaluate_stream(model, data, *, tta: bool | str | None = None, batch_size: i
         chunk = LabelledImages(images.numpy()[keep], one_hot(known[keep], len(classes)), classes,
                                np.arange(int(keep.sum())))
         if len(chunk):
-            probs.append(predict_proba(model, chunk, batch_size, tta))
+            probs.append(predict_proba(classifier, chunk, batch_size, tta))
             labels.append(chunk.labels)
     return EvaluationReport(classes, np.concatenate(labels), np.concatenate(probs), data.name, tta=tta)
 

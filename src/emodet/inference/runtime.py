@@ -8,6 +8,7 @@ Each takes aligned face crops, RGB uint8 ``(N, size, size, 3)``, and returns pro
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,19 @@ class Classifier:
     def predict(self, faces: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def predict_images(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+        """Probabilities for a set of labelled images (evaluation, validation): uint8 ``(N, H, W, 1|3)``
+        of any one size, fed ``batch_size`` at a time, resized to the crop size where they differ."""
+        from emodet.data.images import resize_images, to_rgb_batch
+
+        probs = [np.zeros((0, len(self.class_names)), np.float32)]
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            if chunk.shape[1:3] != (self.image_size, self.image_size):
+                chunk = resize_images(chunk, self.image_size)
+            probs.append(self.predict(to_rgb_batch(chunk)))
+        return np.concatenate(probs)
+
     def _check(self, faces: np.ndarray) -> np.ndarray:
         faces = np.asarray(faces)
         expected = (self.image_size, self.image_size, 3)
@@ -41,21 +55,41 @@ class Classifier:
 
 
 class KerasClassifier(Classifier):
+    """A Keras emodet model (also one being trained: ``source``, as built, is what it predicts with)."""
+
     def __init__(self, model, path: Path | None = None):
-        from emodet.models.classifier import describe, inference_model
+        from emodet.models.classifier import describe
 
         contract = describe(model)
         self.class_names, self.image_size, self.color_mode = (contract.class_names, contract.crop_size,
                                                               contract.color_mode)
-        self.model = inference_model(model, contract.crop_size)
-        self.path, self.metadata = path, {}
-        self._call = _compiled_call(self.model)
+        self.source, self.path, self.metadata = model, path, {}
+
+    @cached_property
+    def model(self):
+        """The model at a fixed crop size without its training-only parts (built on first use)."""
+        from emodet.models.classifier import inference_model
+
+        return inference_model(self.source, self.image_size)
+
+    @cached_property
+    def _call(self):
+        return _compiled_call(self.model)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         faces = self._check(faces)
         if not len(faces):
             return np.zeros((0, len(self.class_names)), np.float32)
         return np.asarray(self._call(faces), dtype=np.float32)
+
+    def predict_images(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+        """Keras' own batched ``predict`` of the model as built, which takes any input size and resizes
+        inside (so a training run's validation scores are the model's own); twice as fast as batch calls."""
+        from emodet.data.images import to_rgb_batch
+
+        if not len(images):
+            return np.zeros((0, len(self.class_names)), np.float32)
+        return self.source.predict(to_rgb_batch(images), batch_size=batch_size, verbose=0)
 
 
 def _compiled_call(model):

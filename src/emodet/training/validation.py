@@ -11,8 +11,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from emodet.data.feed import to_rgb_batch
 from emodet.data.images import LabelledImages
+from emodet.evaluation.metrics import predict_proba
 from emodet.evaluation.selection import selection_score, set_scores
 
 
@@ -27,7 +27,7 @@ class ValidationScores(keras.callbacks.Callback):
             return
         scores = {}
         for name, data in self.val_sets.items():
-            probs = self.model.predict(to_rgb_batch(data.images), batch_size=self.batch_size, verbose=0)
+            probs = predict_proba(self.model, data, self.batch_size)
             scores[name] = set_scores(data.labels, np.argmax(probs, axis=1), data.class_names)
             logs[f"val_{name}_accuracy"] = scores[name].accuracy
             logs[f"val_{name}_macro_f1"] = scores[name].macro_f1
