@@ -7,6 +7,7 @@ input; bad addresses and folders are one-line errors.
 
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -39,6 +40,26 @@ def photos(tmp_path_factory, fer_splits):
 
 def _records(folder):
     return [record for shard in sorted(folder.glob("part-*.jsonl")) for record in read_records(shard)]
+
+
+def _ray_job_on_copies(photos, tmp_path, copies: int, **popen):
+    """``copies`` photos in a new folder and a Ray detect job over them (2 workers) as a process;
+    returns the folder, the output folder, the command and the job."""
+    import shutil
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(copies):
+        shutil.copy(photos / f"img{i % 24:03d}.png", folder / f"p{i:03d}.png")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "emodet.cli", "detect", str(folder), "--engine", "ray", "--workers", "2",
+               "--output-dir", str(out)]
+    return folder, out, command, subprocess.Popen(command, **popen)
+
+
+def _written(out) -> int:
+    """Records the job's shards hold so far."""
+    return sum(len(s.read_text().splitlines()) for s in out.glob("part-*.jsonl")) if out.is_dir() else 0
 
 
 def test_ray_gives_the_records_of_the_local_engine_and_resumes(photos, model_cache, tmp_path, capsys):
@@ -165,24 +186,16 @@ def test_the_local_engine_never_imports_ray(model_cache):
 
 def test_a_worker_killed_mid_job_is_replaced_and_every_input_finishes(photos, model_cache, tmp_path):
     import os
-    import shutil
     import signal
     import time
 
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(400):
-        shutil.copy(photos / f"img{i % 24:03d}.png", folder / f"p{i:03d}.png")
-    out = tmp_path / "out"
-    job = subprocess.Popen([sys.executable, "-m", "emodet.cli", "detect", str(folder), "--engine", "ray",
-                            "--workers", "2", "--output-dir", str(out)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    folder, out, _, job = _ray_job_on_copies(photos, tmp_path, 400, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                             text=True)
     killed = None
     deadline = time.monotonic() + 240
     while killed is None and job.poll() is None and time.monotonic() < deadline:
-        done = sum(len(s.read_text().splitlines()) for s in out.glob("part-*.jsonl")) if out.is_dir() else 0
         actors = subprocess.run(["pgrep", "-f", "MapWorker"], capture_output=True, text=True).stdout.split()
-        if done >= 20 and actors:
+        if _written(out) >= 20 and actors:
             killed = int(actors[0])
             os.kill(killed, signal.SIGKILL)
         time.sleep(0.2)
@@ -197,21 +210,14 @@ def test_a_worker_killed_mid_job_is_replaced_and_every_input_finishes(photos, mo
 def test_sigterm_finishes_like_the_local_engine(photos, model_cache, tmp_path):
     """SIGTERM mid-job: the driver closes its shards, prints its summary and exits 128 + 15, with
     no native stack dump; a rerun finishes the rest, each input once."""
-    import shutil
     import signal
     import time
 
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(300):
-        shutil.copy(photos / f"img{i % 24:03d}.png", folder / f"p{i:03d}.png")
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "emodet.cli", "detect", str(folder), "--engine", "ray", "--workers", "2",
-               "--output-dir", str(out)]
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folder, out, command, job = _ray_job_on_copies(photos, tmp_path, 300, stdout=subprocess.PIPE,
+                                                   stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while job.poll() is None and time.monotonic() < deadline:
-        if out.is_dir() and sum(len(s.read_text().splitlines()) for s in out.glob("part-*.jsonl")) >= 20:
+        if _written(out) >= 20:
             job.send_signal(signal.SIGTERM)
             break
         time.sleep(0.2)
@@ -224,6 +230,40 @@ def test_sigterm_finishes_like_the_local_engine(photos, model_cache, tmp_path):
     subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
     sources = [r["source"] for r in _records(out)]
     assert sorted(sources) == sorted(str(p) for p in folder.iterdir())  # each input once, none lost
+
+
+def test_a_driver_killed_outright_leaves_no_ray_process_behind(photos, model_cache, tmp_path):
+    """SIGKILL of the driver mid-job: Ray's own cleanup leaves its two agents a minute (they wait on
+    the dead GCS); emodet's watchdog (emodet.inference.ray_reaper) ends every process of the cluster
+    within seconds, the finished records intact."""
+    import signal
+    import time
+
+    _, out, _, job = _ray_job_on_copies(photos, tmp_path, 300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while job.poll() is None and time.monotonic() < deadline and _written(out) < 20:
+        time.sleep(0.2)
+    cluster = _descendants(job.pid)  # gcs, raylet, agents, workers (and the watchdog)
+    assert "raylet" in cluster.values() and len(cluster) >= 6, cluster
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in cluster):
+        time.sleep(0.5)
+    alive = {pid: name for pid, name in cluster.items() if Path(f"/proc/{pid}").exists()}
+    assert not alive, f"left 15 s after the driver was killed: {alive}"
+    assert len(_records(out)) >= 20  # what was finished stays
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Every process below ``root`` (pid -> command name), from ps."""
+    table = [line.split(None, 2) for line in subprocess.run(["ps", "-eo", "pid=,ppid=,comm="], capture_output=True,
+                                                             text=True, check=True).stdout.splitlines()]
+    found, frontier = {}, {root}
+    while frontier:
+        frontier = {int(pid) for pid, ppid, _ in table if int(ppid) in frontier} - set(found)
+        found.update({int(pid): name for pid, _, name in table if int(pid) in frontier})
+    return found
 
 
 def test_workers_beyond_the_memory_are_allowed_with_a_warning():

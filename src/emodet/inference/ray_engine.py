@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emodet.errors import ConfigError, MediaError
+from emodet.inference.ray_reaper import start_reaper
 from emodet.inference.runtime import runs_without_tensorflow
 from emodet.inference.settings import InferenceSettings
 from emodet.inference.sinks import Record, finished_sources, header_line, read_headers, read_jsonl
@@ -99,7 +100,10 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
     if warning:
         summary.warnings.append(warning)
     ray = _start_ray(address, workers and workers + int(decode_in_tasks))
+    reaper = None
     try:
+        # A local cluster's leftovers are ended if this process is killed outright (Ray leaves two agents a minute).
+        reaper = start_reaper() if address is None else None
         default = _default_pool(ray, gpus_per_worker, decode_in_tasks)
         pool = workers or (min(default, memory_cap(model)) if address is None else default)
         items, videos = _work_items(inputs, frames_per_task, stride)
@@ -119,6 +123,8 @@ def detect_with_ray(sources: list[str], output_dir: str | os.PathLike, *, model:
     finally:
         if address is None:
             ray.shutdown()
+        if reaper is not None:
+            reaper.done()
     if parquet:
         write_parquet_twins(output_dir)
     return summary
