@@ -210,7 +210,8 @@ def test_records_emodet_did_not_write_are_left_out_and_counted(tmp_path):
     assert summary.photos.faces == 1 and len(summary.videos) == 2
     assert any("1 record(s) had a frame number" in p for p in summary.problems)
     assert any("2 face(s) had no probabilities" in p for p in summary.problems)
-    write_report(summary, tmp_path / "odd.html")  # and the report is written
+    page = write_report(summary, tmp_path / "odd.html").read_text()  # and the report says so
+    assert "Read with care" in page and "2 face(s) had no probabilities" in page
 
 
 def test_bad_arguments_get_one_line(tmp_path, capsys):

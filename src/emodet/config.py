@@ -150,7 +150,7 @@ def from_dict(data: dict) -> RunConfig:
         values = _upgraded(name, values)
         for key in values:
             _check_known(key, known, f"key in section {name!r}")
-        built[name] = cls(**{k: _coerce(v, known[k], f"{name}.{k}") for k, v in values.items()})
+        built[name] = cls(**{k: _coerce(v, str(known[k].type), f"{name}.{k}") for k, v in values.items()})
     config = RunConfig(**built)
     validate(config)
     return config
@@ -302,17 +302,15 @@ def _parse_override(item: str) -> tuple[str, object]:
     return key.strip(), value
 
 
-def _coerce(value, f: dataclasses.Field, name: str):
-    """Convert ``value`` to the field's declared type (ints accepted for floats, a single value or a
-    ``;``-separated string for a list, etc.)."""
-    item_type = {"tuple[str, ...]": "str", "tuple[float, ...]": "float"}.get(str(f.type))
+def _coerce(value, type_name: str, name: str):
+    """Convert ``value`` to a field's declared type, named as the dataclass spells it (ints accepted
+    for floats, a single value or a ``;``-separated string for a list, etc.)."""
+    item_type = {"tuple[str, ...]": "str", "tuple[float, ...]": "float"}.get(type_name)
     if item_type is not None:
         items = value.split(";") if isinstance(value, str) else _as_list(value)
-        item = dataclasses.field()
-        item.type = item_type
-        return tuple(_coerce(v.strip() if isinstance(v, str) else v, item, f"{name}[{k}]")
+        return tuple(_coerce(v.strip() if isinstance(v, str) else v, item_type, f"{name}[{k}]")
                      for k, v in enumerate(items) if not (isinstance(v, str) and not v.strip()))
-    kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), None)
+    kind = {"int": int, "float": float, "bool": bool, "str": str}.get(type_name, None)
     if kind is None:  # pragma: no cover - every field above has a plain type
         return value
     if kind is bool:

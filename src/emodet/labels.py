@@ -31,9 +31,15 @@ EMOTION_COLORS: dict[str, tuple[int, int, int]] = {
 OTHER_COLOR: tuple[int, int, int] = (0, 200, 0)
 
 
+def class_rgb(name: str) -> tuple[int, int, int]:
+    """An emotion's colour as RGB, 0-255 (the OTHER_COLOR for a class without its own)."""
+    return EMOTION_COLORS.get(name, OTHER_COLOR)
+
+
 def class_color(name: str) -> str:
     """An emotion's colour as ``#rrggbb`` (for web pages)."""
-    return "#{:02x}{:02x}{:02x}".format(*EMOTION_COLORS.get(name, OTHER_COLOR))
+    return "#{:02x}{:02x}{:02x}".format(*class_rgb(name))
+
 
 #: Other datasets' spellings of each emotion, by emodet's name for it. Every place that combines a
 #: model with labelled data matches classes through :func:`canonical_label`, never by position.

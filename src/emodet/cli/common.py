@@ -57,14 +57,13 @@ def add_inference_options(parser) -> None:
 def inference_settings(args):
     """The :class:`~emodet.inference.settings.InferenceSettings` the options of
     :func:`add_inference_options` ask for (a bad value: a :class:`ConfigError` naming it)."""
-    from emodet.errors import ConfigError
-    from emodet.inference.settings import InferenceSettings
+    from emodet.inference.settings import InferenceSettings, check_search_side
+    from emodet.inference.tracking import check_smoothing
 
     for flag, value in (("--max-side", args.max_side), ("--tracked-side", args.tracked_side)):
-        if value is not None and value != 0 and value < 64:
-            raise ConfigError(f"{flag} must be 0 (off: always full size) or at least 64 pixels, got {value}")
-    if args.smoothing is not None and not 0 <= args.smoothing < 1:
-        raise ConfigError(f"--smoothing must be in [0, 1) (0 turns it off), got {args.smoothing}")
+        check_search_side(value or None, flag, off="0")  # checked here to name the flag, not the field
+    if args.smoothing is not None:
+        check_smoothing(args.smoothing, "--smoothing")
     settings = InferenceSettings().updated(detector=args.detector, smoothing=args.smoothing, tta=args.tta)
     sizes = {name: value or None for name, value in (("max_side", args.max_side), ("tracked_side", args.tracked_side))
              if value is not None}  # 0 turns a size off (None), which updated() would read as "left out"

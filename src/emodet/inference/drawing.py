@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from emodet.labels import EMOTION_COLORS, OTHER_COLOR
+from emodet.labels import class_rgb
 
 
 def draw_faces(image: np.ndarray, faces) -> np.ndarray:
@@ -15,7 +15,7 @@ def draw_faces(image: np.ndarray, faces) -> np.ndarray:
     thickness = max(1, int(round(2 * scale)))
     for face in faces:
         x, y, w, h = (int(round(v)) for v in face.box)
-        color = EMOTION_COLORS.get(face.label, OTHER_COLOR)
+        color = class_rgb(face.label)
         cv2.rectangle(canvas, (x, y), (x + w, y + h), color, thickness)
         if face.landmarks is not None:
             for px, py in np.asarray(face.landmarks):

@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from emodet.errors import ConfigError
 from emodet.inference.align import ALIGNMENTS, DEFAULT_ALIGNMENT, DEFAULT_MARGIN
 from emodet.inference.detectors import DEFAULT_DETECTOR
-
-#: Weight of the past in each tracked face's moving average of probabilities on video and streams
-#: (0 turns it off). Single images are never smoothed.
-DEFAULT_SMOOTHING = 0.6
+from emodet.inference.tracking import DEFAULT_SMOOTHING, check_smoothing
 
 #: On video and streams, the longer side at which frames are searched for faces while every face
 #: being followed is large (about 100 px and up in a 640-px frame): a quarter of the pixels of a
@@ -28,6 +25,17 @@ DEFAULT_TRACKED_SIDE = 320
 #: Images are shrunk to this many pixels on their longer side before face detection (the detectors
 #: that take ``max_side``: yunet, mtcnn); ``None`` never shrinks (small faces in huge images).
 DEFAULT_MAX_SIDE = 640
+
+#: The smallest longer side, in pixels, a frame may be searched for faces at (``max_side``, ``tracked_side``).
+MIN_SEARCH_SIDE = 64
+
+
+def check_search_side(value: int | None, name: str, off: str = "None") -> None:
+    """Refuse a search size below MIN_SEARCH_SIDE; ``off`` is how the caller spells "no size" (None, or
+    0 on the command line), ``name`` how it spells the option."""
+    if value is not None and value < MIN_SEARCH_SIDE:
+        raise ConfigError(f"{name} must be {off} (off: always full size) or at least {MIN_SEARCH_SIDE} pixels, "
+                          f"got {value}")
 
 
 @dataclass(frozen=True)
@@ -50,12 +58,9 @@ class InferenceSettings:
         from emodet.inference.tta import tta_mode
 
         object.__setattr__(self, "tta", tta_mode(self.tta))
-        if not 0 <= self.smoothing < 1:
-            raise ConfigError(f"smoothing must be in [0, 1) (0 turns it off), got {self.smoothing}")
-        for name in ("max_side", "tracked_side"):
-            value = getattr(self, name)
-            if value is not None and value < 64:
-                raise ConfigError(f"{name} must be None (off) or at least 64 pixels, got {value}")
+        check_smoothing(self.smoothing)
+        check_search_side(self.max_side, "max_side")
+        check_search_side(self.tracked_side, "tracked_side")
         if self.alignment not in ALIGNMENTS:
             raise ConfigError(f"alignment must be one of {', '.join(ALIGNMENTS)}, got {self.alignment!r}")
 

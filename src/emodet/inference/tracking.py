@@ -29,6 +29,19 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
+#: Weight of the past in each tracked face's moving average of probabilities on video and streams
+#: (0 turns it off). Single images are never smoothed.
+DEFAULT_SMOOTHING = 0.6
+
+
+def check_smoothing(value: float, name: str = "smoothing") -> None:
+    """Refuse a smoothing weight outside [0, 1) (``name``: how the caller spells the option)."""
+    if not 0.0 <= value < 1.0:
+        from emodet.errors import ConfigError
+
+        raise ConfigError(f"{name} must be in [0, 1): 0 turns it off, {DEFAULT_SMOOTHING} is the default; got {value}")
+
+
 #: Analysed frames a track may have missed and still be matched by centre distance (beyond, only by overlap).
 RECENT = 2
 #: While every followed face is large, a frame may be searched smaller; a full-size search comes at
@@ -68,7 +81,7 @@ class FaceTracker:
     track survives ``max_missed`` calls without a matching face before its id is retired.
     """
 
-    smoothing: float = 0.6
+    smoothing: float = DEFAULT_SMOOTHING
     min_iou: float = 0.3
     max_distance: float = 1.0  # centre distance over the mean of the two boxes' sizes
     max_missed: int = 45  # about 1.5-2 s at 25-30 analysed frames a second
@@ -79,10 +92,7 @@ class FaceTracker:
     last_search_side: int | None = None  # the longer side the last frame was searched at
 
     def __post_init__(self):
-        if not 0.0 <= self.smoothing < 1.0:
-            from emodet.errors import ConfigError
-
-            raise ConfigError(f"smoothing must be in [0, 1): 0 is off, 0.6 a typical value; got {self.smoothing}")
+        check_smoothing(self.smoothing)
 
     def update(self, boxes: np.ndarray, probs: np.ndarray) -> tuple[list[int], np.ndarray]:
         """Match this frame's ``boxes`` (N, 4) to tracks; return their ids and smoothed probs (N, K)."""

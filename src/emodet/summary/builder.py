@@ -132,7 +132,7 @@ class SummaryBuilder:
                 track = video.tracks[key] = _TrackState(face.get("track_id"), Series(len(self.class_names), 16))
             box = _box(face)
             track.add(time, frame, probs, box)
-            clarity = _clarity(face)
+            clarity = _clarity(face, box)
             if clarity > track.best_clarity:
                 track.best_clarity = clarity
                 track.best = self._face_ref(record["source"], frame, face, probs, image)
@@ -216,9 +216,9 @@ def _box(face: dict) -> tuple[float, float, float, float]:
     return (x, y, w, h)
 
 
-def _clarity(face: dict) -> float:
+def _clarity(face: dict, box: tuple[float, float, float, float]) -> float:
     """How good a face is as a track's picture: the detector's confidence, favouring faces up to 112 px."""
-    _, _, w, h = _box(face)
+    _, _, w, h = box
     score = face.get("detection_score")
     return (float(score) if isinstance(score, (int, float)) else 0.0) * min(1.0, math.sqrt(max(w * h, 0)) / 112)
 

@@ -1,6 +1,6 @@
 """The detection report's figures (matplotlib, no display): timelines, who was on screen when, and how
 emotions spread over the faces and photos of a collection. Every figure has a title, labelled axes
-with units, and the emotions in their colours (:data:`emodet.labels.EMOTION_COLORS`)."""
+with units, and the emotions in their colours (:func:`emodet.labels.class_rgb`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from emodet.labels import EMOTION_COLORS, OTHER_COLOR
+from emodet.labels import class_rgb
 from emodet.summary.model import PhotoSummary, Track, VideoSummary
 from emodet.summary.series import resample
 
@@ -20,7 +20,7 @@ CHART_TRACKS = 30
 
 def color(name: str) -> tuple[float, float, float]:
     """The colour of an emotion as matplotlib takes it."""
-    return tuple(c / 255 for c in EMOTION_COLORS.get(name, OTHER_COLOR))
+    return tuple(c / 255 for c in class_rgb(name))
 
 
 def track_timeline(track: Track, class_names) -> Figure:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -72,9 +73,9 @@ class Track:
     def duration(self) -> float:
         return self.end - self.start
 
-    @property
+    @cached_property
     def labels(self) -> np.ndarray:
-        """The dominant class index at each step."""
+        """The dominant class index at each step (computed once: the report, tables and CLI all ask)."""
         return np.argmax(self.probs, axis=1)
 
     @property

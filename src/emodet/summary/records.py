@@ -38,6 +38,7 @@ class RecordReader:
         self.files = [f for path in paths for f in self._files(Path(path))]
         self.headers: list[dict] = []
         self.records = 0
+        self._loads = _json_parser()
 
     def __iter__(self) -> Iterator[dict]:
         for path in self.files:
@@ -66,7 +67,7 @@ class RecordReader:
         try:
             with open(path, "rb") as file:
                 for line in file:
-                    record = _parse(line)
+                    record = _parse(line, self._loads)
                     if record is None:
                         if line.endswith(b"\n"):
                             bad += bool(line.strip())
@@ -97,15 +98,15 @@ class RecordReader:
                                  "fields this version does not know are ignored")
 
 
-def _parse(line: bytes) -> dict | None:
+def _parse(line: bytes, loads) -> dict | None:
     try:
-        value = _loads(line)
+        value = loads(line)
     except ValueError:  # json's and orjson's decode errors both are
         return None
     return value if isinstance(value, dict) else None
 
 
-def _json_loads():
+def _json_parser():
     """orjson's parser when it is installed (the report extra brings it; about twice as fast on records,
     most of the time of a summary), else the standard library's."""
     try:
@@ -113,6 +114,3 @@ def _json_loads():
     except ImportError:
         return json.loads
     return orjson.loads
-
-
-_loads = _json_loads()

@@ -24,8 +24,14 @@ class Series:
         self.size += 1
 
     def extend(self, other: Series) -> None:
-        for i in range(other.size):
-            self.add(other.times[i], other.frames[i], other.values[i])
+        """Append all of ``other``'s rows (a Ray range's track joined to the previous range's)."""
+        while self.size + other.size > len(self.times):
+            self._grow()
+        rows = slice(self.size, self.size + other.size)
+        self.times[rows] = other.times[:other.size]
+        self.frames[rows] = other.frames[:other.size]
+        self.values[rows] = other.values[:other.size]
+        self.size += other.size
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(times, frames, values) in frame order (a Ray run's ranges arrive in any order), as copies
