@@ -17,7 +17,11 @@ split, so this may be used to choose settings.
 ``tools/frame_faces.py`` wrote): the direct crops are the framed faces a model trains and is
 scored on, and the frames hold RAF-DB's original 100 px colour photos (found beside the shared
 copy by file name), pasted at 1-2.4x (100-240 px, as the FER2013 faces), so the gap measures what
-the framing tool and the deployed path disagree on.
+the framing tool and the deployed path disagree on. RAF-DB's photos are tight: the template the
+pipeline aligns to reaches beyond them, where the framing tool repeated the photo's edges and the
+frame here holds texture. ``--context replicate`` pastes each photo with its edges repeated around
+it (a third of its side each way), as the framing tool cut it; ``--context grey`` on plain grey, as
+the framing tool's detector saw it. Comparing the three runs tells what the surroundings cost.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ from emodet.data.classmatch import match_classes  # noqa: E402
 
 SHARED = Path(os.environ.get("EMODET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 FRAME = (480, 640)
+#: With ``--context replicate`` or ``grey``: the surroundings, this fraction of the face's side each way.
+SURROUNDING = 1 / 3
+GREY = 128  # the grey of --context grey and of tools/frame_faces.py's canvas (which imports it)
 
 
 def seed_detector_cache() -> None:
@@ -55,11 +62,20 @@ def seed_detector_cache() -> None:
 
 
 def make_frame(face: np.ndarray, rng: np.random.Generator, rotate: float = 0.0,
-               scale: tuple[float, float] = (2.0, 5.0)) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+               scale: tuple[float, float] = (2.0, 5.0),
+               context: str = "frame") -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """``face`` (48x48 gray, or an RGB face) enlarged by ``scale`` times, turned by up to ``rotate``
-    degrees either way (in-plane head tilt, edges reflected), and pasted into a textured frame;
-    returns the RGB frame and the box."""
+    degrees either way (in-plane head tilt, edges reflected), and pasted into a textured frame,
+    with ``context`` (not "frame") around it: its edges repeated ("replicate") or plain grey ("grey"),
+    SURROUNDING times its side each way; returns the RGB frame and the face's box."""
     side = int(rng.uniform(*scale) * face.shape[0])
+    if context != "frame":
+        pad = int(round(SURROUNDING * face.shape[0]))
+        fill = cv2.BORDER_REPLICATE if context == "replicate" else cv2.BORDER_CONSTANT
+        face = cv2.copyMakeBorder(face, pad, pad, pad, pad, fill, value=(GREY,) * 3)
+        frame, (x, y, outer, _) = make_frame(face, rng, rotate, (side / face.shape[0] * (1 + 2 * SURROUNDING),) * 2)
+        inner = outer / (1 + 2 * SURROUNDING)
+        return frame, (x + SURROUNDING * inner, y + SURROUNDING * inner, inner, inner)
     noise = cv2.resize(rng.normal(0, 1, (12, 16)).astype(np.float32), FRAME[::-1], interpolation=cv2.INTER_CUBIC)
     frame = np.clip(110 + 35 * noise, 0, 255).astype(np.uint8)
     if face.ndim == 3:
@@ -93,7 +109,15 @@ def main() -> None:
                              "direct crops stay upright, so the pipeline must undo the tilt)")
     parser.add_argument("--data", default=f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}")
     parser.add_argument("--rafdb", type=Path, help="RAF-DB framed by tools/frame_faces.py: measure on its val/ faces")
+    parser.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="enlarge each face by a factor between LOW and HIGH (default: 2 5 for FER2013's 48 px "
+                             "faces, 1 2.4 for RAF-DB's 100 px photos)")
+    parser.add_argument("--context", choices=("frame", "replicate", "grey"), default="frame",
+                        help="around each pasted face: the frame's texture (default), the face's own edges "
+                             "repeated (as tools/frame_faces.py cuts a RAF-DB photo), or plain grey (as its "
+                             "detector sees it)")
     args = parser.parse_args()
+    args.scale = args.scale or ([1.0, 2.4] if args.rafdb else [2.0, 5.0])
     seed_detector_cache()
 
     data = load_split(f"folder:{args.rafdb}" if args.rafdb else args.data, "val", image_size=96)
@@ -110,8 +134,9 @@ def main() -> None:
 
     found, piped, ratios, offsets = [], [], [], []
     for n, i in enumerate(rows):
-        face = _rafdb_original(data.ids[i]) if args.rafdb else data.images[i, ..., 0]
-        frame, box = make_frame(face, rng, args.rotate, (1.0, 2.4) if args.rafdb else (2.0, 5.0))
+        face = rafdb_original(data.ids[i]) if args.rafdb else data.images[i, ..., 0]
+        frame, box = make_frame(face, rng, args.rotate, tuple(args.scale),
+                                args.context)
         faces = detector(frame).faces
         best = max(faces, key=lambda f: iou(f.box, box), default=None)
         if best is None or iou(best.box, box) < 0.3:
@@ -125,7 +150,7 @@ def main() -> None:
     _report(args, data.labels[rows], direct, found, np.array(piped), np.array(ratios), np.array(offsets))
 
 
-def _rafdb_original(framed_path: str) -> np.ndarray:
+def rafdb_original(framed_path: str) -> np.ndarray:
     """The shared RAF-DB photo a framed validation face was made from (same class folder and name)."""
     from emodet.imageio import read_image
 
@@ -141,9 +166,10 @@ def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     agree = float(np.mean(piped == direct[found])) if len(found) else float("nan")
     print(f"pipeline fidelity: model {args.model}, detector {args.detector}, margin "
           f"{'default' if args.margin is None else args.margin}, alignment {args.alignment or 'default'}; "
-          f"{n} {'RAF-DB validation' if args.rafdb else 'FER2013 PublicTest'} faces pasted at 96-240 px into "
-          "640x480 frames"
-          + (f", turned by up to {args.rotate:g} degrees" if args.rotate else ""))
+          f"{n} {'RAF-DB validation' if args.rafdb else 'FER2013 PublicTest'} faces enlarged "
+          f"{args.scale[0]:g}-{args.scale[1]:g}x into 640x480 frames"
+          + (f", turned by up to {args.rotate:g} degrees" if args.rotate else "")
+          + ("" if args.context == "frame" else f", {args.context} surroundings around each face"))
     print(f"{'faces found':<34} {len(found):5d} / {n} ({len(found) / n:.1%})")
     print(f"{'accuracy, crops fed directly (all)':<34} {direct_all:.4f}")
     print(f"{'accuracy, crops fed directly (found)':<34} {direct_found:.4f}")

@@ -1,6 +1,7 @@
 """An aligned face dataset (RAF-DB) re-framed the way ``emodet detect`` frames faces.
 
     python tools/frame_faces.py SRC_DIR OUT_DIR [--size 96] [--val-fraction 0.1] [--seed 42] [--workers 2]
+        [--fill replicate|mixed|smooth]
 
 RAF-DB's faces are aligned by the dataset's own landmarks, at another framing than FER2013's crops
 and than the pipeline's (``FER2013_TEMPLATE``), so a model trained on them as they are would see
@@ -16,6 +17,13 @@ OUT_DIR gets ``train/``, ``val/`` (a seeded, stratified ``--val-fraction`` of ``
 files kept on one side) and ``test/``, PNG crops of ``--size`` pixels (colour kept), and
 ``framing.json`` (counts, misses, the median mapping). It is made from RAF-DB, whose terms forbid
 redistribution: keep it outside the repository (for example under ``~/data``).
+
+What lies beyond the photo is not a face, and a model learns whatever fills it (a model trained on
+edge-repeated crops loses 3 points when that band is grey: benchmarks/framing_fills.py).
+``--fill mixed`` fills it, for the ``train/`` faces only, with the repeated edges or a flat grey of
+a random level, half and half (seeded by the file name); ``--fill smooth`` blurs the repeated edges
+of that half instead; ``val/`` and ``test/`` keep the repeated edges, so that validation scores
+stay comparable with models trained on the default framing.
 """
 
 from __future__ import annotations
@@ -34,10 +42,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from pipeline_fidelity import iou, seed_detector_cache  # noqa: E402
+from pipeline_fidelity import GREY, iou, seed_detector_cache  # noqa: E402
 
 CANVAS = 3  # canvas side / face side: the detector sees the face with room around it, as in a photo
-GREY = 128
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
@@ -50,17 +57,34 @@ def on_canvas(face_rgb: np.ndarray, fill: int = cv2.BORDER_CONSTANT) -> tuple[np
     repeated (``BORDER_REPLICATE``, as the pipeline does for faces at a frame's border): the template's
     framing reaches beyond RAF-DB's tight crops (forehead, cheeks, chin), and a flat grey band there
     would be a mark a model learns to expect around every wild face, while a reflection adds mirrored
-    chins and mouths (both looked at on the framed faces)."""
+    chins and mouths (both looked at on the framed faces). The repeated edges are learned too (measured:
+    benchmarks/framing_fills.py); ``--fill mixed`` varies them in training (:func:`cut_canvas`)."""
     h, w = face_rgb.shape[:2]
     y, x = h * (CANVAS - 1) // 2, w * (CANVAS - 1) // 2
     canvas = cv2.copyMakeBorder(face_rgb, y, y, x, x, fill, value=(GREY, GREY, GREY))
     return canvas, (x, y, w, h)
 
 
+def cut_canvas(face_rgb: np.ndarray, destination: str, fill: str) -> np.ndarray:
+    """The canvas a face's crop is cut from: the photo's edges repeated, or, for a ``train/``
+    destination and half of the faces (seeded by the name), with ``fill`` "mixed" a flat grey of a
+    random level, with "smooth" the repeated edges blurred (no streaks; the photo itself kept sharp)."""
+    canvas, (x, y, w, h) = on_canvas(face_rgb, cv2.BORDER_REPLICATE)
+    draw = int(hashlib.sha256(Path(destination).name.encode()).hexdigest()[:8], 16)
+    if fill == "replicate" or Path(destination).parts[-3] != "train" or not draw % 2:
+        return canvas
+    if fill == "mixed":
+        level = 40 + (draw >> 1) % 181  # 40-220
+        return cv2.copyMakeBorder(face_rgb, y, y, x, x, cv2.BORDER_CONSTANT, value=(level, level, level))
+    smooth = cv2.GaussianBlur(canvas, (0, 0), sigmaX=max(w, h) / 8)
+    smooth[y:y + h, x:x + w] = face_rgb
+    return smooth
+
+
 def _frame_chunk(job) -> tuple[list[list[float]], list[tuple[str, str]]]:
     """Frame one chunk of (source, destination) files; returns the found faces' landmarks in units of
     the face image's side (for the median mapping) and the pairs the detector missed."""
-    pairs, size = job
+    pairs, size, fill = job
     cv2.setNumThreads(1)
     from emodet.imageio import read_image
     from emodet.inference.align import align_face
@@ -75,7 +99,7 @@ def _frame_chunk(job) -> tuple[list[list[float]], list[tuple[str, str]]]:
         if face is None or face.landmarks is None or iou(face.box, box) < 0.3:
             missed.append((source, destination))
             continue
-        canvas, _ = on_canvas(rgb, cv2.BORDER_REPLICATE)
+        canvas = cut_canvas(rgb, destination, fill)
         relative = (np.asarray(face.landmarks) - box[:2]) / box[2]
         found.append([*((np.asarray(face.box[:2]) - box[:2]) / box[2]), face.box[2] / box[2],
                       face.box[3] / box[2], *relative.ravel()])
@@ -83,14 +107,16 @@ def _frame_chunk(job) -> tuple[list[list[float]], list[tuple[str, str]]]:
     return found, missed
 
 
-def _frame_missed(missed: list[tuple[str, str]], median: np.ndarray, size: int) -> None:
+def _frame_missed(missed: list[tuple[str, str]], median: np.ndarray, size: int, fill: str) -> None:
     """Cut the faces the detector missed with the median face found on the others."""
     from emodet.imageio import read_image
     from emodet.inference.align import align_face
     from emodet.inference.detectors import DetectedFace
 
     for source, destination in missed:
-        canvas, (x, y, side, _) = on_canvas(read_image(source), cv2.BORDER_REPLICATE)
+        rgb = read_image(source)
+        _, (x, y, side, _) = on_canvas(rgb)
+        canvas = cut_canvas(rgb, destination, fill)
         box = (x + median[0] * side, y + median[1] * side, median[2] * side, median[3] * side)
         landmarks = median[4:].reshape(5, 2) * side + (x, y)
         face = DetectedFace(box=box, score=0.0, landmarks=landmarks.astype(np.float32))
@@ -132,6 +158,9 @@ def main() -> None:
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fill", choices=("replicate", "mixed", "smooth"), default="replicate",
+                        help="beyond the photo: its edges repeated, or (train/ only) half of the faces on flat grey "
+                             "(mixed) or on the repeated edges blurred (smooth)")
     args = parser.parse_args()
     for split in ("train", "test"):
         if not (args.src_dir / split).is_dir():
@@ -139,17 +168,17 @@ def main() -> None:
                      "SRC_DIR/test/<class>/ (RAF-DB basic's layout)")
     seed_detector_cache()
     pairs = plan(args.src_dir, args.out_dir, args.val_fraction, args.seed)
-    chunks = [(pairs[k::args.workers * 8], args.size) for k in range(args.workers * 8)]
+    chunks = [(pairs[k::args.workers * 8], args.size, args.fill) for k in range(args.workers * 8)]
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         done = pool.map(_frame_chunk, chunks)
     found = np.array([row for rows, _ in done for row in rows])
     missed = [pair for _, rows in done for pair in rows]
     median = np.median(found, axis=0)
-    _frame_missed(missed, median, args.size)
+    _frame_missed(missed, median, args.size, args.fill)
     counts = {split: sum(1 for _, d in pairs if Path(d).parts[-3] == split) for split in ("train", "val", "test")}
     summary = {"source": str(args.src_dir), "size": args.size, "images": counts, "found_by_yunet": len(found),
                "missed": [s for s, _ in missed], "median_face_in_source_units": median.round(4).tolist(),
-               "val_fraction": args.val_fraction, "seed": args.seed}
+               "val_fraction": args.val_fraction, "seed": args.seed, "fill": args.fill}
     (args.out_dir / "framing.json").write_text(json.dumps(summary, indent=2))
     print(f"{len(pairs)} faces framed into {args.out_dir} ({counts}); YuNet found {len(found)}, "
           f"{len(missed)} cut by the median mapping")
