@@ -147,7 +147,7 @@ def _run_compare(args) -> int:
     from emodet.data.classmatch import match_classes
     from emodet.data.sources import load_split
     from emodet.evaluation.compare import format_comparisons, paired_comparison, promotion_verdict
-    from emodet.evaluation.metrics import model_classes, predict_proba
+    from emodet.evaluation.metrics import predict_proba
     from emodet.evaluation.selection import explain, selection_score, set_scores
 
     if args.tolerance < 0:
@@ -158,14 +158,15 @@ def _run_compare(args) -> int:
                           f"`emodet registry add {args.candidate} --name NAME`")
     candidate, size = _evaluation_model(model_location(args.candidate, args.registry))
     current, current_size = _evaluation_model(model_location(args.current, args.registry))
-    if model_classes(candidate) != model_classes(current):
-        raise EmodetError(f"the candidate predicts {list(model_classes(candidate))} but the current model "
-                          f"{list(model_classes(current))}; compare models with the same classes")
+    classes = tuple(current.class_names)
+    if tuple(candidate.class_names) != classes:
+        raise EmodetError(f"the candidate predicts {list(candidate.class_names)} but the current model "
+                          f"{list(classes)}; compare models with the same classes")
     rows, by_model = [], {"current": {}, "candidate": {}}
     for source, split in ((args.data, args.split), (args.reference, args.reference_split)):
         if not source:
             continue
-        data = match_classes(load_split(source, split, image_size=max(size, current_size)), model_classes(current),
+        data = match_classes(load_split(source, split, image_size=max(size, current_size)), classes,
                              drop_unknown=args.drop_unknown_classes)
         predictions = [predict_proba(model, data).argmax(axis=1) for model in (current, candidate)]
         name = f"{source.split(':')[0]} {split}"
