@@ -42,11 +42,11 @@ PROFILE_FILE = f"{MODEL_NAME}.profile.json"
 
 #: Accuracy of the bundled model on FER2013 PrivateTest (3,589 images, no test-time augmentation),
 #: as reported in docs/MODEL_CARD.md; tests fail if a change drops it by more than half a point.
-PRIVATE_TEST_ACCURACY = 0.6598
+PRIVATE_TEST_ACCURACY = 0.6489
 
 #: The lowest per-class recall of the bundled model on CK+48 (frames, contempt left out; it was never
 #: trained on CK+); tests fail if a change lets a class fall more than two points below it.
-CKPLUS_MIN_RECALL = 0.348
+CKPLUS_MIN_RECALL = 0.370
 
 
 def load_bundled_model():
