@@ -77,7 +77,7 @@ def _run_evaluate(args) -> int:
     from emodet.data.classmatch import match_classes
     from emodet.data.folder import NO_FACE
     from emodet.data.sources import load_split, split_name
-    from emodet.evaluation.metrics import evaluate, model_classes
+    from emodet.evaluation.metrics import evaluate
 
     if args.batch_size < 1:
         raise EmodetError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -92,7 +92,7 @@ def _run_evaluate(args) -> int:
 
         face_crop = LargestFaceCrop(crop_size, args.detector)
     data = match_classes(load_split(args.data, split, image_size=crop_size, face_crop=face_crop),
-                         model_classes(model), drop_unknown=args.drop_unknown_classes)
+                         model.class_names, drop_unknown=args.drop_unknown_classes)
     report = evaluate(model, data, tta=args.tta, batch_size=args.batch_size)
     no_face = [source for source, reason in data.skipped if reason == NO_FACE]
     unreadable = [(source, reason) for source, reason in data.skipped if reason != NO_FACE]

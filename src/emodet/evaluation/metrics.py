@@ -147,13 +147,6 @@ def predict_proba(model, data: LabelledImages, batch_size: int = 128, tta: bool 
     return predict_with_tta(lambda images: classifier.predict_images(images, batch_size), data.images, tta)
 
 
-def model_classes(model) -> tuple[str, ...]:
-    """The class names a model predicts (anything :func:`~emodet.inference.loading.load_classifier` takes)."""
-    from emodet.inference.loading import load_classifier
-
-    return tuple(load_classifier(model).class_names)
-
-
 def evaluate(model, data: LabelledImages, *, tta: bool | str | None = None, batch_size: int = 128,
              drop_unknown: bool = False) -> EvaluationReport:
     """Evaluate ``model`` (Keras, or a runtime classifier of an exported file) on ``data``; adds the

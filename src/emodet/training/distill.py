@@ -31,15 +31,16 @@ def teacher_probabilities(teachers: Sequence, data: LabelledImages, *, tta: bool
     ``"flip"``: the face and its mirror image). A teacher that lacks one of ``data``'s classes is
     refused; probability it gives to classes ``data`` lacks is dropped and the rest renormalised.
     """
-    from emodet.evaluation.metrics import model_classes, predict_proba
+    from emodet.evaluation.metrics import predict_proba
+    from emodet.inference.loading import load_classifier
 
     if not teachers:
         raise ConfigError("distillation needs at least one teacher model")
     total = np.zeros((len(data), len(data.class_names)), np.float64)
     for teacher in teachers:
-        model = _load(teacher)
-        columns = _columns(model_classes(model), data.class_names, teacher)
-        probs = predict_proba(model, data, batch_size=batch_size, tta=tta)[:, columns]
+        classifier = load_classifier(_load(teacher))
+        columns = _columns(classifier.class_names, data.class_names, teacher)
+        probs = predict_proba(classifier, data, batch_size=batch_size, tta=tta)[:, columns]
         total += probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
     return (total / len(teachers)).astype(np.float32)
 

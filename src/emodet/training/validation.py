@@ -14,6 +14,7 @@ import numpy as np
 from emodet.data.images import LabelledImages
 from emodet.evaluation.metrics import predict_proba
 from emodet.evaluation.selection import selection_score, set_scores
+from emodet.inference.loading import load_classifier
 
 
 class ValidationScores(keras.callbacks.Callback):
@@ -26,8 +27,9 @@ class ValidationScores(keras.callbacks.Callback):
         if logs is None:
             return
         scores = {}
+        classifier = load_classifier(self.model)  # the model as trained so far, wrapped once for every set
         for name, data in self.val_sets.items():
-            probs = predict_proba(self.model, data, self.batch_size)
+            probs = predict_proba(classifier, data, self.batch_size)
             scores[name] = set_scores(data.labels, np.argmax(probs, axis=1), data.class_names)
             logs[f"val_{name}_accuracy"] = scores[name].accuracy
             logs[f"val_{name}_macro_f1"] = scores[name].macro_f1
