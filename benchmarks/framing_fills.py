@@ -72,7 +72,7 @@ def main() -> None:
     direct = classifier.predict_images(data.images).argmax(axis=1)
     kept, framed = [], {way: [] for way in WAYS}
     for i, source in enumerate(data.ids):
-        found = crops(detector.face_detector, rafdb_original(source), size)
+        found = crops(detector.face_detector, rafdb_original(source, "val"), size)
         if found is not None:
             kept.append(i)
             for way, crop in found.items():

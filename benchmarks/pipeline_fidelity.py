@@ -1,7 +1,7 @@
 """Does the deployed path (detect -> align -> classify) see faces as the accuracy numbers do?
 
     python benchmarks/pipeline_fidelity.py [--model bundled] [--detector yunet] [--n N] [--margin M]
-        [--alignment template|box] [--rotate DEGREES] [--rafdb FRAMED_DIR]
+        [--alignment template|box] [--rotate DEGREES] [--rafdb FRAMED_DIR] [--split val|test]
 
 FER2013 PublicTest faces are upscaled (bicubic, 2-5x) and pasted at random sizes and positions
 into 640x480 frames of textured grey. Each frame goes through :class:`emodet.EmotionDetector`;
@@ -11,7 +11,8 @@ directly, with the gap's standard error (paired over the same faces): by default
 faces, since on 600 that error is about as large as a 0.5-point goal. Also printed: where the
 detector puts its box relative to the FER2013 frame (side ratio and centre offset), which is what
 the crop margin must undo. Seeded: reruns give the same frames. PublicTest is the validation
-split, so this may be used to choose settings.
+split, so this may be used to choose settings. ``--split test`` measures FER2013 PrivateTest (or
+RAF-DB's ``test/``) instead: a report on the test set of a model already chosen, never a choice.
 
 ``--rafdb FRAMED_DIR`` does the same for RAF-DB's validation faces (the ``val/`` part that
 ``tools/frame_faces.py`` wrote): the direct crops are the framed faces a model trains and is
@@ -101,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bundled", help="bundled, or a .keras/.onnx/.tflite file")
     parser.add_argument("--detector", default="yunet")
-    parser.add_argument("--n", type=int, default=0, help="PublicTest faces to paste (seeded sample; default all)")
+    parser.add_argument("--n", type=int, default=0, help="faces to paste (seeded sample; default all)")
     parser.add_argument("--margin", type=float, default=None, help="crop margin (default: emodet's)")
     parser.add_argument("--alignment", default=None, help="template or box (default: emodet's)")
     parser.add_argument("--rotate", type=float, default=0.0,
@@ -109,6 +110,8 @@ def main() -> None:
                              "direct crops stay upright, so the pipeline must undo the tilt)")
     parser.add_argument("--data", default=f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}")
     parser.add_argument("--rafdb", type=Path, help="RAF-DB framed by tools/frame_faces.py: measure on its val/ faces")
+    parser.add_argument("--split", choices=("val", "test"), default="val",
+                        help="val (default; may choose settings) or test (reports a chosen model, once)")
     parser.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="enlarge each face by a factor between LOW and HIGH (default: 2 5 for FER2013's 48 px "
                              "faces, 1 2.4 for RAF-DB's 100 px photos)")
@@ -120,7 +123,7 @@ def main() -> None:
     args.scale = args.scale or ([1.0, 2.4] if args.rafdb else [2.0, 5.0])
     seed_detector_cache()
 
-    data = load_split(f"folder:{args.rafdb}" if args.rafdb else args.data, "val", image_size=96)
+    data = load_split(f"folder:{args.rafdb}" if args.rafdb else args.data, args.split, image_size=96)
     rng = np.random.default_rng(0)
     rows = rng.choice(len(data), size=min(args.n or len(data), len(data)), replace=False)
     detector = EmotionDetector(None if args.model == "bundled" else args.model, args.detector, margin=args.margin,
@@ -134,7 +137,7 @@ def main() -> None:
 
     found, piped, ratios, offsets = [], [], [], []
     for n, i in enumerate(rows):
-        face = rafdb_original(data.ids[i]) if args.rafdb else data.images[i, ..., 0]
+        face = rafdb_original(data.ids[i], args.split) if args.rafdb else data.images[i, ..., 0]
         frame, box = make_frame(face, rng, args.rotate, tuple(args.scale),
                                 args.context)
         faces = detector(frame).faces
@@ -150,12 +153,20 @@ def main() -> None:
     _report(args, data.labels[rows], direct, found, np.array(piped), np.array(ratios), np.array(offsets))
 
 
-def rafdb_original(framed_path: str) -> np.ndarray:
-    """The shared RAF-DB photo a framed validation face was made from (same class folder and name)."""
+def rafdb_original(framed_path: str, split: str) -> np.ndarray:
+    """The shared RAF-DB photo a framed face was made from (same class folder and name; ``val/`` was
+    cut from the shared ``train/``)."""
     from emodet.imageio import read_image
 
     path = Path(framed_path)
-    return read_image(SHARED / "data" / "rafdb" / "train" / path.parent.name / f"{path.stem}.jpg")
+    shared_split = "test" if split == "test" else "train"
+    return read_image(SHARED / "data" / "rafdb" / shared_split / path.parent.name / f"{path.stem}.jpg")
+
+
+def _set_name(args) -> str:
+    if args.rafdb:
+        return "RAF-DB validation" if args.split == "val" else "RAF-DB test"
+    return "FER2013 PublicTest" if args.split == "val" else "FER2013 PrivateTest"
 
 
 def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
@@ -166,7 +177,7 @@ def _report(args, truth, direct, found, piped, ratios, offsets) -> None:
     agree = float(np.mean(piped == direct[found])) if len(found) else float("nan")
     print(f"pipeline fidelity: model {args.model}, detector {args.detector}, margin "
           f"{'default' if args.margin is None else args.margin}, alignment {args.alignment or 'default'}; "
-          f"{n} {'RAF-DB validation' if args.rafdb else 'FER2013 PublicTest'} faces enlarged "
+          f"{n} {_set_name(args)} faces enlarged "
           f"{args.scale[0]:g}-{args.scale[1]:g}x into 640x480 frames"
           + (f", turned by up to {args.rotate:g} degrees" if args.rotate else "")
           + ("" if args.context == "frame" else f", {args.context} surroundings around each face"))
