@@ -109,7 +109,8 @@ def main() -> None:
                         help="turn each pasted face by up to this many degrees either way (tilted heads; the "
                              "direct crops stay upright, so the pipeline must undo the tilt)")
     parser.add_argument("--data", default=f"fer2013:{SHARED / 'data' / 'fer2013' / 'fer2013.csv.gz'}")
-    parser.add_argument("--rafdb", type=Path, help="RAF-DB framed by tools/frame_faces.py: measure on its val/ faces")
+    parser.add_argument("--rafdb", type=Path,
+                        help="RAF-DB framed by tools/frame_faces.py: measure on its val/ (--split test: test/) faces")
     parser.add_argument("--split", choices=("val", "test"), default="val",
                         help="val (default; may choose settings) or test (reports a chosen model, once)")
     parser.add_argument("--scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
