@@ -22,17 +22,18 @@ from emodet.inference.model_files import sha256_of
 #: Name of the bundled model (exports of it are named after it).
 MODEL_NAME = "emodet-fer2013"
 
-#: Which training run of docs/MODEL_CARD.md the bundled files hold (written into the ONNX metadata).
-MODEL_VERSION = "4"
+#: Which version of docs/MODEL_CARD.md (a training run, or 4.1: two of run 4's epochs averaged) the bundled
+#: files hold (written into the ONNX metadata).
+MODEL_VERSION = "4.1"
 
 #: The bundled Keras model's file in ``emodet/assets/models`` and its sha256 checksum.
 MODEL_FILE = f"{MODEL_NAME}.keras"
-MODEL_SHA256 = "d236e99324f11a353476257e244ba626dfa784dbf52d07b55adf78e487350d56"
+MODEL_SHA256 = "f8d15b239002ed6e79aa0f89e63de9f2fc669feae437af258f8ac23c02e09f4d"
 
-#: The same model exported to ONNX (float32: the int8 export lost 1.8 points on PublicTest and 7.7 on
-#: CK+48, beyond the 0.3-point tolerance; docs/MODEL_CARD.md), and its sha256 checksum.
+#: The same model exported to ONNX (float32: its int8 export loses more than 0.3 point on CK+48 frames
+#: and RAF-DB; docs/MODEL_CARD.md, "The two files"), and its sha256 checksum.
 ONNX_FILE = f"{MODEL_NAME}.onnx"
-ONNX_SHA256 = "343a6e71cfcf2a598e604f998a9c4cd834b67a8085815c93d3d9f3d26364c29f"
+ONNX_SHA256 = "2433e4e2a14fa8d4bd85da06dedb81bb3e5dbb4276d965f236caf2131aa7479e"
 
 #: How far the ONNX file's probabilities may be from the Keras model's on any face (tests/test_bundled.py).
 ONNX_TOLERANCE = 1e-4
@@ -42,11 +43,11 @@ PROFILE_FILE = f"{MODEL_NAME}.profile.json"
 
 #: Accuracy of the bundled model on FER2013 PrivateTest (3,589 images, no test-time augmentation),
 #: as reported in docs/MODEL_CARD.md; tests fail if a change drops it by more than half a point.
-PRIVATE_TEST_ACCURACY = 0.6489
+PRIVATE_TEST_ACCURACY = 0.6548
 
 #: The lowest per-class recall of the bundled model on CK+48 (frames, contempt left out; it was never
 #: trained on CK+); tests fail if a change lets a class fall more than two points below it.
-CKPLUS_MIN_RECALL = 0.370
+CKPLUS_MIN_RECALL = 0.400
 
 
 def load_bundled_model():
