@@ -49,6 +49,13 @@ def test_each_weight_is_the_weighted_mean_of_the_members(fresh_path, tmp_path):
     assert _tool().member_weights([None, None, None]) == pytest.approx([1 / 3] * 3)
 
 
+def test_a_file_that_is_not_a_model_is_refused_by_name(tmp_path):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip archive")
+    result = _run(tmp_path / "out.keras", bundled_model_path(), broken)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "broken.keras" in result.stderr
+
+
 def test_members_of_different_networks_are_refused_by_name(tmp_path):
     other = tmp_path / "six-classes.keras"
     build_model("small_cnn", ["angry", "disgust", "fear", "happy", "sad", "surprise"], image_size=48,

@@ -6,8 +6,8 @@
 Models fine-tuned from one starting model often stay in one basin of the loss, where the mean of
 their weights works as a model and can keep what each learned (Wortsman et al. 2022: "Robust
 fine-tuning of zero-shot models", "Model soups"). Unlike an ensemble it costs one forward pass. Every
-model must have the architecture of the first (same weights, same shapes); BatchNorm's moving
-statistics are averaged like the rest. Score the result with ``benchmarks/rank_candidates.py``, the
+model must have the architecture of the first (same weights, same shapes), whose settings (input
+size, colour) the result keeps; BatchNorm's moving statistics are averaged like the rest. Score the result with ``benchmarks/rank_candidates.py``, the
 one selection rule: the weights are a candidate like an epoch.
 """
 
@@ -67,9 +67,14 @@ def main() -> None:
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         sys.exit(f"error: no such model file: {', '.join(missing)}")
+    from emodet.errors import EmodetError
     from emodet.models import load_model
 
-    model = interpolate([load_model(path) for path in paths], weights, [str(path) for path in paths])
+    try:
+        models = [load_model(path) for path in paths]
+    except EmodetError as error:  # not a model file, or not one emodet can read: said with its name
+        sys.exit(f"error: {error}")
+    model = interpolate(models, weights, [str(path) for path in paths])
     model.save(args.output)
     print(f"{args.output}: " + " + ".join(f"{w:.3g} x {p}" for w, p in zip(weights, paths)))
 
