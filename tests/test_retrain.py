@@ -30,7 +30,7 @@ def test_evaluate_retrain_compare_promote_detect_rollback(ckplus_dir, fer_csv, t
 
     run = tmp_path / "retrain"
     assert main(["retrain", "models:/emodet@champion", "--data", ck, "--replay", f"fer2013:{fer_csv}", *ck_options,
-                 "--epochs", "4", "--lr", "3e-4", "--run-dir", str(run), "--register", "emodet", *reg]) == 0
+                 "--epochs", "4", "--run-dir", str(run), "--register", "emodet", *reg]) == 0
     store = open_registry(tmp_path / "registry")
     child = store.version("emodet", 2)
     assert child.parent == "1" and child.aliases == ()  # registered, not deployed
