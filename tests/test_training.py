@@ -199,3 +199,36 @@ def test_a_time_budget_spreads_the_cosine_over_time_and_survives_a_resume(fer_sp
 def test_time_budget_must_not_be_negative():
     with pytest.raises(ConfigError, match="train.time_budget must be zero or positive"):
         RunConfig().replace(train={"time_budget": -1})
+
+
+def _distance(model, reference):
+    """Largest change of any trainable weight between ``model`` and ``reference`` weight values."""
+    return max(float(np.max(np.abs(w.numpy() - r))) for w, r in zip(model.trainable_weights, reference))
+
+
+def test_weight_averaging_keeps_the_moving_average_across_a_resume(fer_splits, tmp_path):
+    """train.ema_momentum: what is validated, checkpointed and kept is the weights' moving average.
+
+    At the largest momentum the average barely leaves the first step's weights, while the weights the
+    steps train move on; after an interruption the average is resumed, not restarted from them."""
+    train_rows, val_rows = _tiny(fer_splits)
+    model = build_model("small_cnn", train_rows.class_names, weights=None, augment=0)
+    start = [w.numpy().copy() for w in model.trainable_weights]
+    twin = build_model("small_cnn", train_rows.class_names, weights=None, augment=0)
+    twin.set_weights(model.get_weights())
+    plain = TrainConfig(head_epochs=0, finetune_epochs=3, finetune_lr=1e-2, batch_size=16, lr_schedule="constant")
+    moved = _distance(fit(twin, train_rows, val_rows, plain, tmp_path / "plain").model, start)
+
+    averaged = TrainConfig(**{**plain.__dict__, "ema_momentum": 0.99999})
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, train_rows, val_rows, averaged, tmp_path / "ema", callbacks=[StopAfter(1)])
+    fresh = build_model("small_cnn", train_rows.class_names, weights=None, augment=0)
+    result = fit(fresh, train_rows, val_rows, averaged, tmp_path / "ema")
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+    assert _distance(result.model, start) < 0.1 * moved, (_distance(result.model, start), moved)
+    assert _distance(keras.saving.load_model(tmp_path / "ema" / "last.keras"), start) < 0.1 * moved
+
+
+def test_weight_averaging_momentum_must_be_below_one():
+    with pytest.raises(ConfigError, match="train.ema_momentum must be between 0.0 and 0.99999"):
+        RunConfig().replace(train={"ema_momentum": 1.0})

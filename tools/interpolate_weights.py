@@ -64,15 +64,12 @@ def main() -> None:
         sys.exit("error: give an OUT.keras file and at least two .keras models to average")
     given, paths = zip(*(parse_member(text) for text in args.members))
     weights = member_weights(list(given))
-    missing = [str(path) for path in paths if not path.is_file()]
-    if missing:
-        sys.exit(f"error: no such model file: {', '.join(missing)}")
     from emodet.errors import EmodetError
     from emodet.models import load_model
 
     try:
         models = [load_model(path) for path in paths]
-    except EmodetError as error:  # not a model file, or not one emodet can read: said with its name
+    except EmodetError as error:  # missing, not a model file, or not one emodet can read: said with its name
         sys.exit(f"error: {error}")
     model = interpolate(models, weights, [str(path) for path in paths])
     model.save(args.output)

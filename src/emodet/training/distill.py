@@ -32,13 +32,12 @@ def teacher_probabilities(teachers: Sequence, data: LabelledImages, *, tta: bool
     refused; probability it gives to classes ``data`` lacks is dropped and the rest renormalised.
     """
     from emodet.evaluation.metrics import predict_proba
-    from emodet.inference.loading import load_classifier
 
     if not teachers:
         raise ConfigError("distillation needs at least one teacher model")
     total = np.zeros((len(data), len(data.class_names)), np.float64)
     for teacher in teachers:
-        classifier = load_classifier(_load(teacher))
+        classifier = _classifier(teacher)
         columns = _columns(classifier.class_names, data.class_names, teacher)
         probs = predict_proba(classifier, data, batch_size=batch_size, tta=tta)[:, columns]
         total += probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
@@ -67,13 +66,13 @@ def teacher_paths(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _load(teacher):
-    if isinstance(teacher, (str, Path)):
-        from emodet.models.classifier import load_model
+def _classifier(teacher):
+    """A teacher model, or its path (refused first in the training's words if it names no file)."""
+    from emodet.inference.loading import load_classifier
 
+    if isinstance(teacher, (str, Path)):
         check_teachers([teacher])
-        return load_model(Path(teacher).expanduser())
-    return teacher
+    return load_classifier(teacher)
 
 
 def _columns(teacher_classes, data_classes, teacher) -> list[int]:

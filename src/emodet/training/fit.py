@@ -99,12 +99,13 @@ def fit(model: keras.Model, train: LabelledImages, val: LabelledImages, config: 
         record = RunRecorder(run_dir, state, stage, config.monitor)
         stop = keras.callbacks.EarlyStopping(monitor=config.monitor, patience=config.patience,
                                              mode="min" if "loss" in config.monitor else "max")
+        epoch_callbacks = [*_weight_averaging(config, continuing), *budget, scores, record, stop, *callbacks]
         with warnings.catch_warnings():
             # A stream that skips unreadable files has no known length: Keras learns it when the first
             # epoch's data runs out, and says so. The batches shuffle themselves (shuffle=False).
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             model.fit(batches, validation_data=val_batches, epochs=end_epoch, initial_epoch=state.epoch,
-                      callbacks=[*budget, scores, record, stop, *callbacks], verbose=verbose, shuffle=False)
+                      callbacks=epoch_callbacks, verbose=verbose, shuffle=False)
         record.finish_stage()
 
     if (run_dir / recorder.BEST_WEIGHTS).is_file():
@@ -158,11 +159,25 @@ def compile_model(model: keras.Model, config: TrainConfig, lr: float, decay_step
 
 
 def make_optimizer(config: TrainConfig, learning_rate) -> keras.optimizers.Optimizer:
+    """The recipe's optimizer; with ``train.ema_momentum`` it also keeps the weights' moving average."""
+    averaging = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum > 0 else {}
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
+        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay, **averaging)
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=config.momentum, nesterov=True)
-    return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.SGD(learning_rate, momentum=config.momentum, nesterov=True, **averaging)
+    return keras.optimizers.Adam(learning_rate, **averaging)
+
+
+def _weight_averaging(config: TrainConfig, resumed: bool) -> list[keras.callbacks.Callback]:
+    """With ``train.ema_momentum``, the moving average is put in the model at each epoch's end, so that
+    validation, the selection and the checkpoints all see it, and the steps' own weights come back at the
+    next epoch's start. It must come before the callbacks that score or save the model. ``resumed``: the
+    model was loaded from a checkpoint written at an epoch's end, so it holds the average already."""
+    if config.ema_momentum <= 0:
+        return []
+    swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+    swap._ema_weights_in_model = resumed  # Keras' own flag; a new callback assumes the steps' weights
+    return [swap]
 
 
 def _scratch_dir() -> Path:
