@@ -110,6 +110,10 @@ _SPECS = (
     BackboneSpec("small_cnn", _plain_cnn("small_cnn", (32, 64, 128, 256)), 48, "unit", r"^block(\d+)_", 4,
                  pretrained=False,
                  description="a 4-block CNN trained from scratch on 48x48 faces (1.2M parameters): the bundled model"),
+    BackboneSpec("small_cnn_top512", _plain_cnn("small_cnn_top512", (32, 64, 128, 512)), 48, "unit",
+                 r"^block(\d+)_", 4, pretrained=False,
+                 description="small_cnn with its last block twice as wide (3.2M parameters, 1.6x the compute), "
+                             "grown from a trained small_cnn (tools/widen_model.py)"),
     BackboneSpec("wide_cnn", _plain_cnn("wide_cnn", (64, 128, 256, 512)), 48, "unit", r"^block(\d+)_", 4,
                  pretrained=False,
                  description="small_cnn at twice the width (4.7M parameters, 4x the compute): a teacher to "
