@@ -7,7 +7,8 @@ A backbone not pretrained on ImageNet (random, or continued from an emodet model
 
 With a run directory, every epoch is checkpointed (see :mod:`emodet.training.recorder`) and
 :func:`fit` resumes from the last completed epoch. With ``train.time_budget`` stage 2 runs for a
-number of minutes rather than epochs (:mod:`emodet.training.budget`).
+number of minutes rather than epochs (:mod:`emodet.training.budget`). With ``train.ema_momentum`` the
+weights validated, chosen and kept are the moving average of the steps' weights (Polyak averaging).
 """
 
 from __future__ import annotations
