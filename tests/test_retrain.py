@@ -122,3 +122,35 @@ def test_class_weighted_retraining_with_blur_learns(ckplus_dir, tmp_path):
     before = evaluate(load_bundled_model(), val).accuracy
     assert evaluate(saved, val).accuracy == pytest.approx(result.val_accuracy, abs=1e-6)
     assert result.val_accuracy > before + 0.05  # CK+'s own validation subjects, never trained on
+
+
+def test_keep_parent_saves_the_mean_of_the_parent_and_the_chosen_epoch(ckplus_dir, tmp_path):
+    """WiSE-FT (--keep-parent): the saved weights are the weighted mean of the starting model's and the
+    chosen epoch's (its checkpoint in the run folder), and the mean still learned CK+."""
+    from emodet.bundled import load_bundled_model
+    from emodet.data.classmatch import match_classes
+    from emodet.data.sources import load_splits
+    from emodet.evaluation.metrics import evaluate
+    from emodet.models.classifier import describe, load_model
+    from emodet.training.retrain import retrain
+
+    run = tmp_path / "run"
+    result = retrain(None, f"folder:{ckplus_dir}", run, epochs=2, learning_rate=3e-4, drop_unknown=True,
+                     keep_parent=0.3)
+    assert result.lineage["keep_parent"] == 0.3
+    saved, parent = load_model(run / "best.keras"), load_bundled_model()
+    chosen = load_model(run / "best.keras")
+    chosen.load_weights(run / "best.weights.h5")
+    for name in ("backbone", "emotion_head"):
+        for mean, own, start in zip(*(m.get_layer(name).get_weights() for m in (saved, chosen, parent))):
+            np.testing.assert_allclose(mean, 0.7 * own + 0.3 * start, rtol=1e-5, atol=1e-6)
+    val = match_classes(load_splits(f"folder:{ckplus_dir}", image_size=describe(saved).crop_size)["val"],
+                        describe(saved).class_names, drop_unknown=True)
+    assert result.val_accuracy > evaluate(parent, val).accuracy + 0.03  # CK+'s validation subjects, never trained on
+
+
+@pytest.mark.parametrize("options, message", [(["--keep-parent", "1"], "must be in [0, 1)"),
+                                              (["--keep-parent", "0.5", "--from-scratch"], "has none")])
+def test_keep_parent_refuses_what_it_cannot_do(ckplus_dir, tmp_path, capsys, options, message):
+    assert main(["retrain", "--data", f"folder:{ckplus_dir}", "--run-dir", str(tmp_path / "run"), *options]) == 2
+    assert message in capsys.readouterr().err

@@ -3,12 +3,9 @@
     python tools/interpolate_weights.py OUT.keras 0.7=run4.keras 0.3=run2.keras   # WiSE-FT between two runs
     python tools/interpolate_weights.py OUT.keras run3.keras run4.keras           # a uniform "soup"
 
-Models fine-tuned from one starting model often stay in one basin of the loss, where the mean of
-their weights works as a model and can keep what each learned (Wortsman et al. 2022: "Robust
-fine-tuning of zero-shot models", "Model soups"). Unlike an ensemble it costs one forward pass. Every
-model must have the architecture of the first (same weights, same shapes), whose settings (input
-size, colour) the result keeps; BatchNorm's moving statistics are averaged like the rest. Score the result with ``benchmarks/rank_candidates.py``, the
-one selection rule: the weights are a candidate like an epoch.
+The mean is emodet.models.averaging's (why it works: its docstring). Every model must have the
+architecture of the first, whose settings (input size, colour) the result keeps. Score the result
+with ``benchmarks/rank_candidates.py``, the one selection rule: the weights are a candidate like an epoch.
 """
 
 from __future__ import annotations
@@ -42,19 +39,6 @@ def member_weights(given: list[float | None]) -> list[float]:
     return weights
 
 
-def interpolate(models: list, weights: list[float], names: list[str]):
-    """The first of ``models`` holding the weighted mean of all their weights (integer ones: the first's)."""
-    arrays = [model.get_weights() for model in models]
-    for name, own in zip(names[1:], arrays[1:]):
-        if [a.shape for a in own] != [a.shape for a in arrays[0]]:
-            sys.exit(f"error: {name} does not have the architecture of {names[0]}; "
-                     "average only models of one network (one backbone, input size and head)")
-    mean = [first if first.dtype.kind != "f" else sum(w * own[i] for w, own in zip(weights, arrays))
-            for i, first in enumerate(arrays[0])]
-    models[0].set_weights(mean)
-    return models[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path, help="the averaged model, a .keras file")
@@ -66,13 +50,15 @@ def main() -> None:
     weights = member_weights(list(given))
     from emodet.errors import EmodetError
     from emodet.models import load_model
+    from emodet.models.averaging import average_weights
 
-    try:
+    try:  # a file missing, not a model, or of another network: said with its name
         models = [load_model(path) for path in paths]
-    except EmodetError as error:  # missing, not a model file, or not one emodet can read: said with its name
+        mean = average_weights(models, weights, [str(path) for path in paths])
+    except EmodetError as error:
         sys.exit(f"error: {error}")
-    model = interpolate(models, weights, [str(path) for path in paths])
-    model.save(args.output)
+    models[0].set_weights(mean)
+    models[0].save(args.output)
     print(f"{args.output}: " + " + ".join(f"{w:.3g} x {p}" for w, p in zip(weights, paths)))
 
 

@@ -171,6 +171,10 @@ def add_retrain(verbs) -> None:
     p.add_argument("--teacher-tta", choices=("none", *TTA_MODES), default=TrainConfig.teacher_tta,
                    help="test-time augmentation of each teacher: flip (default, 2 views) or crops (10 views, "
                         "5x the scoring time); see emodet evaluate --tta-crops")
+    p.add_argument("--keep-parent", type=float, default=0.0, metavar="W",
+                   help="save the weight-space mean of the starting model (share W) and the chosen epoch (WiSE-FT): "
+                        "keeps more of what the model knew, at some cost on the new data (default 0: off); "
+                        "docs/UPKEEP.md measures it")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--from-scratch", action="store_true",
                    help="train a new model with --config's recipe (e.g. configs/fer2013-small_cnn-v3.yaml, the "
@@ -199,7 +203,8 @@ def _run_retrain(args) -> int:
                      batch_size=args.batch_size,
                      drop_unknown=args.drop_unknown_classes, class_weight_power=args.class_weight_power,
                      augment_blur=args.augment_blur, precision=args.precision, teachers=args.teachers,
-                     teacher_blend=args.teacher_blend, teacher_tta=args.teacher_tta, log=print)
+                     teacher_blend=args.teacher_blend, teacher_tta=args.teacher_tta, keep_parent=args.keep_parent,
+                     log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; "
           f"model saved to {result.run_dir / 'best.keras'}")
     log_and_register(result.run_dir, args.register, args.registry)
@@ -212,6 +217,8 @@ def _retrain_from_scratch(args) -> int:
 
     if args.teachers:
         raise EmodetError("with --from-scratch, name the teachers in the recipe: --set train.teachers=A.keras,B.keras")
+    if args.keep_parent:
+        raise EmodetError("--keep-parent mixes the starting model back in; --from-scratch has none")
     recipe_decides = (args.class_weight_power, args.augment_blur, args.precision != TrainConfig.precision,
                       args.teacher_tta != TrainConfig.teacher_tta)
     if any(recipe_decides):

@@ -39,7 +39,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
             replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
             augment: float = 1.0, augment_blur: float = 0.0, seed: int = 42, drop_unknown: bool = False,
             class_weight_power: float = 0.0, precision: str = TrainConfig.precision, teachers=(),
-            teacher_blend: float = 0.5, teacher_tta: str = TrainConfig.teacher_tta, log=None) -> RetrainResult:
+            teacher_blend: float = 0.5, teacher_tta: str = TrainConfig.teacher_tta, keep_parent: float = 0.0,
+            log=None) -> RetrainResult:
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay.
 
     ``teachers`` (models or ``.keras`` paths) distil into it: their mean probabilities over the
@@ -48,14 +49,19 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     ``class_weight_power`` > 0 weights each class by its inverse frequency to that power (0.5, the
     bundled recipe's, keeps rare classes such as disgust from being forgotten); ``precision``
     ``mixed_bfloat16`` trains ``small_cnn`` 13% faster on a CPU with BF16 (slower for MobileNetV2,
-    docs/BENCHMARKS.md) and still saves float32.
+    docs/BENCHMARKS.md) and still saves float32. ``keep_parent`` > 0 saves the weight-space mean of the
+    parent (that share) and the chosen epoch (the rest): WiSE-FT (:mod:`emodet.models.averaging`),
+    which keeps more of what the parent knew at some cost on the new data; ``emodet compare`` decides.
     """
     import keras
 
+    from emodet.models.averaging import average_weights
     from emodet.models.classifier import describe
     from emodet.training.fit import fit
     from emodet.training.run import BEST, REPORT, record_best
 
+    if not 0.0 <= keep_parent < 1.0:
+        raise ConfigError(f"the parent's share of the saved weights must be in [0, 1), got {keep_parent}")
     if not 0.0 <= replay_share < 1.0:
         raise ConfigError("replay share must be in [0, 1) (the old data's part of the training mix), "
                           f"got {replay_share}")
@@ -80,6 +86,11 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     with dtype_policy("float32"):  # saved in float32 whatever it trained in; built uncompiled
         best = _trainable_copy(parent, augment, augment_blur, seed)
     best.set_weights(result.model.get_weights())
+    if keep_parent > 0:
+        with dtype_policy("float32"):
+            start = _trainable_copy(parent, augment, augment_blur, seed)
+        best.set_weights(average_weights([best, start], [1.0 - keep_parent, keep_parent],
+                                         ["the retrained model", str(parent_path)]))
     report = record_best(run_dir, best, val, result.best_epoch)
     report.save_html(run_dir / REPORT, model=best, data=val, history=result)
     lineage = {"parent": str(parent_path), "parent_sha256": _sha256(parent_path), "data": data, "replay": replay,
@@ -88,7 +99,7 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
                "epochs": epochs, "learning_rate": learning_rate, "class_weight_power": class_weight_power,
                "augment_blur": augment_blur, "precision": precision,
                "teachers": [str(t) for t in teachers if isinstance(t, (str, Path))],
-               "teacher_blend": teacher_blend if teachers else 0.0}
+               "teacher_blend": teacher_blend if teachers else 0.0, "keep_parent": keep_parent}
     (run_dir / LINEAGE).write_text(json.dumps(lineage, indent=2))
     return RetrainResult(run_dir, best, report.accuracy, lineage)
 
