@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 
 from emodet.bundled import bundled_model_path
-from emodet.models import build_model, load_model
+from emodet.models import build_model, describe, load_model
 
 
 def _tool():
@@ -23,7 +23,7 @@ def _tool():
 def fresh_path(tmp_path_factory):
     """The bundled network's architecture, newly initialised: a second, different member."""
     path = tmp_path_factory.mktemp("members") / "fresh.keras"
-    build_model("small_cnn", image_size=48, weights=None, seed=1).save(path)
+    build_model(describe(load_model(bundled_model_path())).backbone, image_size=48, weights=None, seed=1).save(path)
     return path
 
 
