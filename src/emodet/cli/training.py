@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emodet.config import DISTRIBUTIONS, LR_SCALING, PRECISIONS, TrainConfig
+from emodet.config import DISTRIBUTIONS, LR_SCALING, PRECISIONS, RETRAIN_KEEP_PARENT, TrainConfig
 from emodet.errors import EmodetError
 from emodet.inference.tta import TTA_MODES
 from emodet.registry.cli import add_registry_option, check_registry, log_and_register, model_location
@@ -171,9 +171,9 @@ def add_retrain(verbs) -> None:
     p.add_argument("--teacher-tta", choices=("none", *TTA_MODES), default=TrainConfig.teacher_tta,
                    help="test-time augmentation of each teacher: flip (default, 2 views) or crops (10 views, "
                         "5x the scoring time); see emodet evaluate --tta-crops")
-    p.add_argument("--keep-parent", type=float, default=0.0, metavar="W",
-                   help="save the weight-space mean of the starting model (share W) and the chosen epoch (WiSE-FT): "
-                        "keeps more of what the model knew, at some cost on the new data (default 0: off); "
+    p.add_argument("--keep-parent", type=float, metavar="W",
+                   help="save the weight-space mean of the starting model (share W) and the chosen epoch (WiSE-FT), "
+                        f"which keeps what the model knew (default {RETRAIN_KEEP_PARENT}; 0: the chosen epoch alone); "
                         "docs/UPKEEP.md measures it")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--from-scratch", action="store_true",
@@ -203,8 +203,8 @@ def _run_retrain(args) -> int:
                      batch_size=args.batch_size,
                      drop_unknown=args.drop_unknown_classes, class_weight_power=args.class_weight_power,
                      augment_blur=args.augment_blur, precision=args.precision, teachers=args.teachers,
-                     teacher_blend=args.teacher_blend, teacher_tta=args.teacher_tta, keep_parent=args.keep_parent,
-                     log=print)
+                     teacher_blend=args.teacher_blend, teacher_tta=args.teacher_tta,
+                     keep_parent=RETRAIN_KEEP_PARENT if args.keep_parent is None else args.keep_parent, log=print)
     print(f"validation accuracy {result.val_accuracy:.4f} on the new data; "
           f"model saved to {result.run_dir / 'best.keras'}")
     log_and_register(result.run_dir, args.register, args.registry)
@@ -217,7 +217,7 @@ def _retrain_from_scratch(args) -> int:
 
     if args.teachers:
         raise EmodetError("with --from-scratch, name the teachers in the recipe: --set train.teachers=A.keras,B.keras")
-    if args.keep_parent:
+    if args.keep_parent is not None:
         raise EmodetError("--keep-parent mixes the starting model back in; --from-scratch has none")
     recipe_decides = (args.class_weight_power, args.augment_blur, args.precision != TrainConfig.precision,
                       args.teacher_tta != TrainConfig.teacher_tta)

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from emodet.config import ModelConfig, RunConfig, TrainConfig, validate
+from emodet.config import RETRAIN_KEEP_PARENT, ModelConfig, RunConfig, TrainConfig, validate
 from emodet.data.classmatch import match_classes
 from emodet.data.images import concatenate, resized
 from emodet.data.sources import load_splits
@@ -39,8 +39,8 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
             replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
             augment: float = 1.0, augment_blur: float = 0.0, seed: int = 42, drop_unknown: bool = False,
             class_weight_power: float = 0.0, precision: str = TrainConfig.precision, teachers=(),
-            teacher_blend: float = 0.5, teacher_tta: str = TrainConfig.teacher_tta, keep_parent: float = 0.0,
-            log=None) -> RetrainResult:
+            teacher_blend: float = 0.5, teacher_tta: str = TrainConfig.teacher_tta,
+            keep_parent: float = RETRAIN_KEEP_PARENT, log=None) -> RetrainResult:
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay.
 
     ``teachers`` (models or ``.keras`` paths) distil into it: their mean probabilities over the
@@ -51,7 +51,7 @@ def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, re
     ``mixed_bfloat16`` trains ``small_cnn`` 13% faster on a CPU with BF16 (slower for MobileNetV2,
     docs/BENCHMARKS.md) and still saves float32. ``keep_parent`` > 0 saves the weight-space mean of the
     parent (that share) and the chosen epoch (the rest): WiSE-FT (:mod:`emodet.models.averaging`),
-    which keeps more of what the parent knew at some cost on the new data; ``emodet compare`` decides.
+    which keeps what the parent knew; 0 saves the chosen epoch alone. ``emodet compare`` decides.
     """
     import keras
 
