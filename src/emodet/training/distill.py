@@ -26,8 +26,8 @@ def teacher_probabilities(teachers: Sequence, data: LabelledImages, *, tta: bool
                           batch_size: int = 128) -> np.ndarray:
     """The teachers' mean class probabilities for every image of ``data``, in ``data``'s class order.
 
-    ``teachers`` are Keras models or paths to ``.keras`` files; each is fed the images at its own
-    input size. ``tta`` averages each teacher over views of each face (:mod:`emodet.inference.tta`;
+    ``teachers`` are Keras models or paths to model files (``.keras``, ``.onnx``, ``.tflite``); each is
+    fed the images at its own input size. ``tta`` averages each teacher over views of each face (:mod:`emodet.inference.tta`;
     ``"flip"``: the face and its mirror image). A teacher that lacks one of ``data``'s classes is
     refused; probability it gives to classes ``data`` lacks is dropped and the rest renormalised.
     """
