@@ -1,5 +1,6 @@
 """Real training on small slices of FER2013: it must learn, checkpoint, and resume."""
 
+import dataclasses
 import json
 
 import keras
@@ -219,7 +220,7 @@ def test_weight_averaging_keeps_the_moving_average_across_a_resume(fer_splits, t
     plain = TrainConfig(head_epochs=0, finetune_epochs=3, finetune_lr=1e-2, batch_size=16, lr_schedule="constant")
     moved = _distance(fit(twin, train_rows, val_rows, plain, tmp_path / "plain").model, start)
 
-    averaged = TrainConfig(**{**plain.__dict__, "ema_momentum": 0.99999})
+    averaged = dataclasses.replace(plain, ema_momentum=0.99999)
     with pytest.raises(KeyboardInterrupt):
         fit(model, train_rows, val_rows, averaged, tmp_path / "ema", callbacks=[StopAfter(1)])
     fresh = build_model("small_cnn", train_rows.class_names, weights=None, augment=0)
