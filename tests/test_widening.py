@@ -69,3 +69,12 @@ def test_the_tool_names_a_missing_model_without_a_traceback(tmp_path):
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode != 0 and "none.keras does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_check_that_cannot_read_its_faces_says_so_after_saving(tmp_path):
+    out = tmp_path / "wide.keras"
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "widen_model.py"), str(bundled_model_path()),
+                             str(out), "--backbone", WIDER, "--check", f"fer2013:{tmp_path / 'none.csv'}"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode != 0 and "none.csv" in result.stderr and "--check '' skips it" in result.stderr
+    assert "Traceback" not in result.stderr and out.is_file()

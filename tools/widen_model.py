@@ -50,24 +50,23 @@ def main() -> None:
     wide.save(args.output)
     print(f"{args.output}: {args.backbone}, {wide.count_params():,} parameters (from {model.count_params():,})")
     if args.check:
-        _compare(model, wide, args.check)
+        try:
+            _compare(model, wide, args.check)
+        except EmodetError as error:  # the wider model is saved; only the check could not run
+            sys.exit(f"error: the check could not read its faces: {error}; --check '' skips it")
 
 
 def _compare(model, wide, data: str) -> None:
     import numpy as np
 
     from emodet.data import load_splits
-    from emodet.evaluation.metrics import predict_proba
-    from emodet.inference.loading import load_classifier
+    from emodet.evaluation.metrics import evaluate
 
     faces = load_splits(data)["val"]
-    before = predict_proba(load_classifier(model), faces)
-    after = predict_proba(load_classifier(wide), faces)
-    same = float(np.mean(before.argmax(1) == after.argmax(1)))
-    print(f"on {len(faces)} validation faces of {data}: same class {same:.2%}, "
-          f"largest probability difference {float(np.abs(before - after).max()):.2g}, "
-          f"accuracy {float(np.mean(before.argmax(1) == faces.labels)):.2%} -> "
-          f"{float(np.mean(after.argmax(1) == faces.labels)):.2%}")
+    before, after = evaluate(model, faces), evaluate(wide, faces)
+    print(f"on {len(faces)} validation faces of {data}: same class {np.mean(before.y_pred == after.y_pred):.2%}, "
+          f"largest probability difference {float(np.abs(before.probs - after.probs).max()):.2g}, "
+          f"accuracy {before.accuracy:.2%} -> {after.accuracy:.2%}")
 
 
 if __name__ == "__main__":

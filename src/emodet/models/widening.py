@@ -58,8 +58,8 @@ def _conv_bn_pairs(narrow: keras.Model, wide: keras.Model, narrow_name: str, wid
 
     old, new = pairs(narrow), pairs(wide)
     if old is None or new is None:
-        raise ConfigError(f"only plain CNN backbones (small_cnn, small_cnn_top512, wide_cnn) can be widened; got "
-                          f"{narrow_name} -> {wide_name}")
+        raise ConfigError("only plain CNN backbones (blocks of convolution, BatchNorm and ReLU, as small_cnn's) can be "
+                          f"widened; got {narrow_name} -> {wide_name}")
     if [c.name for c, _ in old] != [c.name for c, _ in new] or any(
             w.filters < c.filters for (c, _), (w, _) in zip(old, new)):
         raise ConfigError(f"{wide_name} is not a wider {narrow_name}: it must have the same blocks, each with at "
