@@ -18,14 +18,15 @@ from emodet.training.recorder import RunState, read_history
 pytestmark = pytest.mark.slow
 
 
-def test_short_training_beats_chance_on_held_out_rows(fer_splits, tmp_path):
+@pytest.mark.parametrize("mixup", [0.0, 0.2], ids=["plain", "mixup"])
+def test_short_training_beats_chance_on_held_out_rows(fer_splits, tmp_path, mixup):
     train_rows = fer_splits["train"].stratified_sample(6000, seed=0)
     val_rows = fer_splits["val"].stratified_sample(400, seed=0)
     test_rows = fer_splits["test"].stratified_sample(700, seed=0)
     keras.utils.set_random_seed(0)
     model = build_model("mobilenet_v2", train_rows.class_names, image_size=48, augment=0.5)
     config = TrainConfig(batch_size=64, head_epochs=1, head_lr=1e-3, finetune_epochs=3, finetune_lr=1e-4,
-                         unfreeze_blocks=100)
+                         unfreeze_blocks=100, mixup=mixup)
     result = fit(model, train_rows, val_rows, config, tmp_path / "run")
     report = evaluate(result.model, test_rows)
     majority = max(test_rows.class_counts().values()) / len(test_rows)  # "happy", about 0.25
@@ -233,3 +234,50 @@ def test_weight_averaging_keeps_the_moving_average_across_a_resume(fer_splits, t
 def test_weight_averaging_momentum_must_be_below_one():
     with pytest.raises(ConfigError, match="train.ema_momentum must be between 0.0 and 0.99999"):
         RunConfig().replace(train={"ema_momentum": 1.0})
+
+
+def _blend_partner(mixed: np.ndarray, images: np.ndarray, index: int) -> tuple[int, float, float]:
+    """The face of ``images`` and the share that best explain ``mixed`` as a blend of face ``index`` with it:
+    (partner, share of face ``index``, largest pixel error)."""
+    own, target = images[index].astype(float).ravel(), mixed.astype(float).ravel()
+    best = (index, 1.0, float(np.max(np.abs(target - own))))
+    for partner, other in enumerate(images.astype(float).reshape(len(images), -1)):
+        span = own - other
+        if partner == index or not span.any():
+            continue
+        share = float(np.clip(np.dot(target - other, span) / np.dot(span, span), 0, 1))
+        error = float(np.max(np.abs(target - (share * own + (1 - share) * other))))
+        if error < best[2]:
+            best = (partner, share, error)
+    return best
+
+
+def test_mixup_blends_each_face_and_its_target_by_the_same_share(fer_splits):
+    from emodet.data.feed import ImageBatches, balanced_class_weights
+
+    rows = fer_splits["train"].stratified_sample(700, seed=3)
+    weights = balanced_class_weights(rows.labels, 7)
+    plain = ImageBatches(rows, 64, shuffle=True, seed=0, class_weights=weights)
+    mixed = ImageBatches(rows, 64, shuffle=True, seed=0, class_weights=weights, mixup=0.4)
+    images, targets, sample_weights = plain[2]
+    blended, blended_targets, blended_weights = mixed[2]
+    assert blended.dtype == np.uint8 and blended.shape == images.shape
+    assert np.allclose(blended_targets.sum(axis=1), 1.0)
+    assert np.sum(blended_targets.max(axis=1) < 0.9) > 10  # many faces are real mixtures
+    for face in range(len(images)):
+        partner, share, error = _blend_partner(blended[face], images, face)
+        assert error <= 1.0, (face, error)  # rounding to uint8 moves a pixel by half a level at most
+        expected = share * targets[face] + (1 - share) * targets[partner]
+        assert np.allclose(blended_targets[face], expected, atol=0.02), (face, share)
+        assert np.isclose(blended_weights[face], share * sample_weights[face] + (1 - share) * sample_weights[partner],
+                          atol=0.02 * sample_weights.max())
+    assert np.array_equal(mixed[2][0], blended)  # the same blend again: a resumed run sees the same batches
+    mixed.on_epoch_end()
+    assert not np.array_equal(mixed[2][1], blended_targets)
+
+
+def test_mixup_is_refused_beside_streaming_and_out_of_range():
+    with pytest.raises(ConfigError, match="train.mixup .* data.stream"):
+        RunConfig().replace(train={"mixup": 0.2}, data={"stream": True})
+    with pytest.raises(ConfigError, match="train.mixup must be between 0.0 and 1.0"):
+        RunConfig().replace(train={"mixup": -0.1})

@@ -109,6 +109,10 @@ class TrainConfig:
     # momentum, and validate, checkpoint and keep the average instead of the last step's weights (0: off).
     # It averages over about 1 / (1 - momentum) steps: 0.9995 is about 2,000 steps, three epochs of 40k faces.
     ema_momentum: float = 0.0
+    # Mixup (Zhang et al. 2018): each training face is blended with another face of its batch, and so are
+    # their targets, by a share drawn from Beta(mixup, mixup) per face; 0.2 is the usual value (0: off).
+    # It regularises towards straight lines between classes, a prior that suits noisy labels like FER2013's.
+    mixup: float = 0.0
     # Metric that selects the best checkpoint: "val_score" is the one rule over every validation set
     # (emodet.evaluation.selection: mean macro-F1 with a floor on the worst class recall); any logged
     # metric (val_accuracy, val_loss, val_<set>_macro_f1, ...) may be named instead.
@@ -237,6 +241,7 @@ def validate(config: RunConfig) -> None:
         ("train.class_weight_power", t.class_weight_power, 0.0, 1.0),
         ("train.teacher_blend", t.teacher_blend, 0.0, 1.0),
         ("train.ema_momentum", t.ema_momentum, 0.0, 0.99999),
+        ("train.mixup", t.mixup, 0.0, 1.0),
     ):
         if not low <= value <= high:
             raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
@@ -261,6 +266,9 @@ def validate(config: RunConfig) -> None:
                           "to their sizes")
     if any(share <= 0 for share in d.shares):
         raise ConfigError(f"data.shares must all be positive, got {list(d.shares)}")
+    if t.mixup > 0 and d.stream:
+        raise ConfigError(f"train.mixup ({t.mixup}) blends faces of in-memory batches and data.stream reads them from "
+                          "disk; set train.mixup=0 to stream, or data.stream=false if the data fit in memory")
     if 0 < m.image_size < 32:
         raise ConfigError(f"model.image_size must be at least 32 pixels (or 0 for the default), got {m.image_size}")
 
@@ -273,6 +281,9 @@ LR_SCALING = ("linear", "none")
 #: docs/UPKEEP.md's scenario, at two learning rates, 0.3 kept more of the new data's gain and all of the old
 #: data, where the chosen epoch alone forgot some.
 RETRAIN_KEEP_PARENT = 0.3
+#: ``emodet retrain``'s share of replayed old data in the training mix (``--replay-share``): in docs/UPKEEP.md's
+#: comparison, half replay learned the new faces slightly better but lost FER2013; 0.8 kept it.
+RETRAIN_REPLAY_SHARE = 0.8
 _SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emodet.config import DISTRIBUTIONS, LR_SCALING, PRECISIONS, RETRAIN_KEEP_PARENT, TrainConfig
+from emodet.config import (DISTRIBUTIONS, LR_SCALING, PRECISIONS, RETRAIN_KEEP_PARENT, RETRAIN_REPLAY_SHARE,
+                           TrainConfig)
 from emodet.errors import EmodetError
 from emodet.inference.tta import TTA_MODES
 from emodet.registry.cli import add_registry_option, check_registry, log_and_register, model_location
@@ -150,8 +151,9 @@ def add_retrain(verbs) -> None:
     p.add_argument("model", nargs="?", help="a .keras model or models:/NAME@ALIAS (default: the bundled model)")
     p.add_argument("--data", required=True, help="the new data, e.g. folder:DIR (classes matched by name)")
     p.add_argument("--replay", help="the old training data to mix in, e.g. fer2013:CSV")
-    p.add_argument("--replay-share", type=float, default=0.8,
-                   help="the old data's share of the training mix (default 0.8, chosen in docs/UPKEEP.md)")
+    p.add_argument("--replay-share", type=float, default=RETRAIN_REPLAY_SHARE,
+                   help=f"the old data's share of the training mix (default {RETRAIN_REPLAY_SHARE}, chosen in "
+                        "docs/UPKEEP.md)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4, cosine-decayed)")
     p.add_argument("--batch-size", type=int, default=64)

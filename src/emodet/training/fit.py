@@ -129,7 +129,7 @@ def _training_batches(train: LabelledImages | StreamedSplit, config: TrainConfig
                              multiple_of=distribution.batch_multiple)
     return ImageBatches(train, config.batch_size, shuffle=True, seed=config.seed, class_weights=weights,
                         epoch=epoch, multiple_of=distribution.batch_multiple, dtype=distribution.input_dtype,
-                        mixture=mixture)
+                        mixture=mixture, mixup=config.mixup)
 
 
 def _open_for_finetuning(model: keras.Model, unfreeze_blocks: int) -> int:

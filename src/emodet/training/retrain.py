@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from emodet.config import RETRAIN_KEEP_PARENT, ModelConfig, RunConfig, TrainConfig, validate
+from emodet.config import RETRAIN_KEEP_PARENT, RETRAIN_REPLAY_SHARE, ModelConfig, RunConfig, TrainConfig, validate
 from emodet.data.classmatch import match_classes
 from emodet.data.images import concatenate, resized
 from emodet.data.sources import load_splits
@@ -36,10 +36,10 @@ class RetrainResult:
 
 
 def retrain(model_path: str | Path | None, data: str, run_dir: str | Path, *, replay: str | None = None,
-            replay_share: float = 0.8, epochs: int = 8, learning_rate: float = 1e-4, batch_size: int = 64,
-            augment: float = 1.0, augment_blur: float = 0.0, seed: int = 42, drop_unknown: bool = False,
-            class_weight_power: float = 0.0, precision: str = TrainConfig.precision, teachers=(),
-            teacher_blend: float = 0.5, teacher_tta: str = TrainConfig.teacher_tta,
+            replay_share: float = RETRAIN_REPLAY_SHARE, epochs: int = 8, learning_rate: float = 1e-4,
+            batch_size: int = 64, augment: float = 1.0, augment_blur: float = 0.0, seed: int = 42,
+            drop_unknown: bool = False, class_weight_power: float = 0.0, precision: str = TrainConfig.precision,
+            teachers=(), teacher_blend: float = 0.5, teacher_tta: str = TrainConfig.teacher_tta,
             keep_parent: float = RETRAIN_KEEP_PARENT, log=None) -> RetrainResult:
     """Fine-tune the model at ``model_path`` (``None``: the bundled one) on ``data`` plus replay.
 
